@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else here is what they are made of.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# python3.12 on PATH, else a pyenv-installed 3.12.
+PYTHON312 := $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+CHROMIUM ?= /usr/bin/chromium
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint format bench db-stop clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Browsers for the e2e tests: Debian's chromium when present, else Playwright's own.
+$(VENV)/.browser: $(VENV)/.installed
+	@if [ -x "$(CHROMIUM)" ]; then echo "Using $(CHROMIUM) for browser tests"; \
+	else $(PY) -m playwright install chromium; fi
+	touch $@
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty
+	@echo "Back-office: http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server and the job cluster)"
+	@trap 'kill 0' EXIT; \
+	$(PY) manage.py qcluster & \
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup $(VENV)/.browser
+	$(PY) manage.py check --settings=backoffice.settings.test
+	$(PY) manage.py makemigrations --check --dry-run --settings=backoffice.settings.test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+db-stop: setup
+	$(PY) manage.py embedded_db stop
+
+clean: db-stop
+	rm -rf .data $(VENV)

@@ -1,0 +1,47 @@
+from django.contrib import admin
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import (
+    AutocompleteSelectFilter,
+    ChoicesDropdownFilter,
+    RangeDateTimeFilter,
+)
+
+from audit.models import AuditEvent
+from tenants.selectors import scope_to_user
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ModelAdmin):
+    """Read-only for everyone, platform admins included: append-only."""
+
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "target_repr",
+        "organization",
+        "ip_address",
+    )
+    list_select_related = ("organization",)
+    list_filter = (
+        ("action", ChoicesDropdownFilter),
+        ("organization", AutocompleteSelectFilter),
+        ("created_at", RangeDateTimeFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("actor_label", "target_repr")
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    readonly_fields = [f.name for f in AuditEvent._meta.fields if f.name != "id"]
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request), request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

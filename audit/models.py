@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """A business event history cannot record. Append-only, here and in the database.
+
+    Actor and organization are kept without a database constraint and with a
+    snapshot of their label, so the record outlives what it describes.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+        SOFT_DELETE = "soft_delete", "Move to trash"
+        RESTORE = "restore", "Restore"
+        LOGIN = "login", "Login"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logout"
+        LOCKOUT = "lockout", "Lock-out"
+        GRANT = "grant", "Permission granted"
+        REVOKE = "revoke", "Permission revoked"
+        BULK_ACTION = "bulk_action", "Bulk action"
+        IMPORT = "import", "Import"
+        EXPORT = "export", "Export"
+        JOB_RUN = "job_run", "Job run"
+        SUSPEND = "suspend", "Suspend"
+        REACTIVATE = "reactivate", "Reactivate"
+        REVERT = "revert", "Revert"
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    organization = models.ForeignKey(
+        "tenants.Organization",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    target_content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    target_object_id = models.CharField(max_length=64, blank=True)
+    target = GenericForeignKey("target_content_type", "target_object_id")
+    target_repr = models.CharField(max_length=300, blank=True)
+    changed_fields = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="audit_created_idx"),
+            models.Index(fields=["organization", "-created_at"], name="audit_org_idx"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+            models.Index(
+                fields=["target_content_type", "target_object_id"],
+                name="audit_target_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_label or "system"
+        what = f" {self.target_repr}" if self.target_repr else ""
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.get_action_display()}{what}"
+        )
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")

@@ -1,0 +1,163 @@
+"""Writes of audit records. Every business service calls `audit_event_record`."""
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.middleware import current_request
+from audit.models import AuditEvent
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return str(value)
+
+
+def audit_event_record(
+    *,
+    actor,
+    action: str,
+    organization=None,
+    target: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; the client address comes from the current request."""
+    context = current_request.get()
+    event = AuditEvent(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=getattr(actor, "email", "") or "system",
+        action=action,
+        organization=organization,
+        changed_fields={k: _jsonable(v) for k, v in (changes or {}).items()},
+        ip_address=context.ip_address if context else None,
+        user_agent=context.user_agent if context else "",
+    )
+    if target is not None:
+        event.target = target
+        event.target_repr = str(target)[:300]
+    event.save()
+    return event
+
+
+def diff_fields(old: models.Model | None, new: models.Model, fields: list[str]) -> dict:
+    """Field-level changes as {field: [old, new]} for the fields that differ."""
+    changes = {}
+    for name in fields:
+        before = getattr(old, name, None) if old is not None else None
+        after = getattr(new, name)
+        if before != after:
+            changes[name] = [_jsonable(before), _jsonable(after)]
+    return changes
+
+
+def save_with_history(
+    obj: models.Model, *, actor, reason: str | None = None, **kw
+) -> None:
+    """full_clean() and save() with the actor (and reason) on the history row."""
+    obj.full_clean()
+    obj._history_user = actor
+    if reason:
+        obj._change_reason = reason
+    obj.save(**kw)
+
+
+def _organization_of(instance: models.Model):
+    from tenants.models import Organization
+
+    if isinstance(instance, Organization):
+        return instance
+    return getattr(instance, "organization", None)
+
+
+def _editable_fields(instance: models.Model) -> list[str]:
+    return [
+        f.attname
+        for f in instance._meta.concrete_fields
+        if f.editable and not f.primary_key
+    ]
+
+
+@transaction.atomic
+def record_create(*, actor, instance: models.Model, reason: str | None = None):
+    """Validate and insert `instance`, with history and a `create` audit event."""
+    save_with_history(instance, actor=actor, reason=reason)
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.CREATE,
+        organization=_organization_of(instance),
+        target=instance,
+        changes=diff_fields(None, instance, _editable_fields(instance)),
+    )
+    return instance
+
+
+@transaction.atomic
+def record_update(
+    *, actor, instance: models.Model, data: dict[str, Any], reason: str | None = None
+):
+    """Apply `data` to `instance`; save only what changed, with history and audit.
+
+    Returns the {field: [old, new]} changes (empty: nothing was written).
+    """
+    before = {name: getattr(instance, name) for name in data}
+    for name, value in data.items():
+        setattr(instance, name, value)
+    changes = {
+        name: [_jsonable(before[name]), _jsonable(getattr(instance, name))]
+        for name in data
+        if before[name] != getattr(instance, name)
+    }
+    if not changes:
+        return changes
+    update_fields = [instance._meta.get_field(n).name for n in changes]
+    if any(f.name == "updated_at" for f in instance._meta.concrete_fields):
+        update_fields.append("updated_at")
+    save_with_history(instance, actor=actor, reason=reason, update_fields=update_fields)
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.UPDATE,
+        organization=_organization_of(instance),
+        target=instance,
+        changes=changes,
+    )
+    return changes
+
+
+@transaction.atomic
+def record_soft_delete(*, actor, instance: models.Model, reason: str | None = None):
+    """Move a soft-deletable row to the trash (history and audit kept)."""
+    if instance.deleted_at is not None:
+        return instance
+    instance.deleted_at = timezone.now()
+    save_with_history(
+        instance, actor=actor, reason=reason, update_fields=["deleted_at", "updated_at"]
+    )
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.SOFT_DELETE,
+        organization=_organization_of(instance),
+        target=instance,
+    )
+    return instance
+
+
+@transaction.atomic
+def record_restore(*, actor, instance: models.Model, reason: str | None = None):
+    """Bring a soft-deleted row back from the trash."""
+    if instance.deleted_at is None:
+        return instance
+    instance.deleted_at = None
+    save_with_history(
+        instance, actor=actor, reason=reason, update_fields=["deleted_at", "updated_at"]
+    )
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.RESTORE,
+        organization=_organization_of(instance),
+        target=instance,
+    )
+    return instance

@@ -1,0 +1,191 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import (
+    AutocompleteSelectFilter,
+    ChoicesDropdownFilter,
+    RangeDateFilter,
+    RangeNumericFilter,
+)
+from unfold.decorators import display
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+
+from admin_theme.admin import BaseAdmin
+from tenants.models import Invoice, Membership, Organization, Plan, Subscription, User
+
+STATUS_COLORS = {
+    "active": "success",
+    "suspended": "danger",
+    "trialing": "info",
+    "past_due": "warning",
+    "expired": "danger",
+    "cancelled": "danger",
+    "draft": "info",
+    "open": "warning",
+    "paid": "success",
+    "void": "danger",
+}
+TIER_COLORS = {
+    "free": "info",
+    "starter": "primary",
+    "pro": "success",
+    "enterprise": "warning",
+}
+
+
+@admin.register(Organization)
+class OrganizationAdmin(BaseAdmin):
+    list_display = ("name", "slug", "display_status", "display_tier", "created_at")
+    list_filter = (
+        ("status", ChoicesDropdownFilter),
+        ("plan_tier", ChoicesDropdownFilter),
+        ("created_at", RangeDateFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    ordering = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "status", "plan_tier")}),
+        ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
+    )
+
+    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    def display_status(self, obj):
+        return obj.status
+
+    @display(description="Plan tier", ordering="plan_tier", label=TIER_COLORS)
+    def display_tier(self, obj):
+        return obj.plan_tier
+
+
+@admin.register(User)
+class UserAdmin(BaseAdmin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active", "groups")
+    search_fields = ("email", "full_name")
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups")},
+        ),
+        ("Record", {"fields": ("last_login", "date_joined", "updated_at")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "full_name", "password1", "password2"),
+            },
+        ),
+    )
+    filter_horizontal = ("groups",)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(ModelAdmin):
+    """Roles. Only platform admins (superusers) edit them."""
+
+    list_display = ("name",)
+    search_fields = ("name",)
+    filter_horizontal = ("permissions",)
+
+
+@admin.register(Membership)
+class MembershipAdmin(BaseAdmin):
+    list_display = ("user", "organization", "role", "created_at")
+    list_select_related = ("user", "organization")
+    list_filter = (
+        ("organization", AutocompleteSelectFilter),
+        ("role", ChoicesDropdownFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("user__email", "organization__name")
+    autocomplete_fields = ("user", "organization")
+    ordering = ("-created_at",)
+
+
+@admin.register(Plan)
+class PlanAdmin(BaseAdmin):
+    list_display = (
+        "code",
+        "name",
+        "display_tier",
+        "monthly_price",
+        "currency",
+        "is_active",
+    )
+    list_filter = ("tier", "is_active", "currency")
+    search_fields = ("code", "name")
+    ordering = ("monthly_price",)
+
+    @display(description="Tier", ordering="tier", label=TIER_COLORS)
+    def display_tier(self, obj):
+        return obj.tier
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(BaseAdmin):
+    list_display = (
+        "id",
+        "organization",
+        "plan",
+        "display_status",
+        "current_period_start",
+        "current_period_end",
+    )
+    list_select_related = ("organization", "plan")
+    list_filter = (
+        ("organization", AutocompleteSelectFilter),
+        ("status", ChoicesDropdownFilter),
+        ("current_period_end", RangeDateFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("organization__name", "plan__name")
+    autocomplete_fields = ("organization",)
+    ordering = ("-current_period_end",)
+
+    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    def display_status(self, obj):
+        return obj.status
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(BaseAdmin):
+    list_display = (
+        "number",
+        "organization",
+        "amount",
+        "currency",
+        "display_status",
+        "issued_on",
+        "due_on",
+        "paid_at",
+    )
+    list_select_related = ("organization",)
+    list_filter = (
+        ("organization", AutocompleteSelectFilter),
+        ("status", ChoicesDropdownFilter),
+        ("amount", RangeNumericFilter),
+        ("due_on", RangeDateFilter),
+    )
+    list_filter_submit = True
+    search_fields = ("number", "organization__name")
+    autocomplete_fields = ("organization", "subscription")
+    ordering = ("-issued_on", "-id")
+
+    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    def display_status(self, obj):
+        return obj.status

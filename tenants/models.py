@@ -1,0 +1,355 @@
+from decimal import Decimal
+
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from simple_history.models import HistoricalRecords
+
+# --- Abstract mixins shared by every app -------------------------------------------
+
+
+class TimestampMixin(models.Model):
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, db_index=True
+    )
+    updated_at = models.DateTimeField(auto_now=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class SoftDeleteManager(models.Manager):
+    """The default manager of soft-deletable models: deleted rows are hidden."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class SoftDeleteMixin(models.Model):
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = SoftDeleteManager.from_queryset(SoftDeleteQuerySet)()
+    all_objects = models.Manager.from_queryset(SoftDeleteQuerySet)()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class TenantMixin(models.Model):
+    """Every tenant-owned row names its organization (indexed)."""
+
+    organization = models.ForeignKey(
+        "tenants.Organization", on_delete=models.CASCADE, related_name="%(class)ss"
+    )
+
+    class Meta:
+        abstract = True
+
+    def check_same_organization(self, **parents) -> None:
+        """Raise ValidationError when a parent row belongs to another organization."""
+        errors = {
+            field: "Must belong to the same organization."
+            for field, parent in parents.items()
+            if parent is not None and parent.organization_id != self.organization_id
+        }
+        if errors:
+            raise ValidationError(errors)
+
+
+# --- Organizations and people ------------------------------------------------------
+
+
+class PlanTier(models.TextChoices):
+    FREE = "free", "Free"
+    STARTER = "starter", "Starter"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class Organization(TimestampMixin, SoftDeleteMixin, models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    plan_tier = models.CharField(
+        max_length=16, choices=PlanTier.choices, default=PlanTier.FREE, db_index=True
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("support_organization", "Can support this organization"),
+            ("view_all_organizations", "Can see every organization"),
+            ("suspend_organization", "Can suspend and reactivate organizations"),
+            ("assign_support", "Can assign support agents to organizations"),
+        ]
+        indexes = [
+            models.Index(fields=["name"], name="org_name_idx"),
+            GinIndex(fields=["name"], name="org_name_trgm", opclasses=["gin_trgm_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, email: str):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: back-office staff or a tenant's member. The email is the login."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [
+            GinIndex(
+                fields=["email"], name="user_email_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["full_name"], name="user_name_trgm", opclasses=["gin_trgm_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.email.lower()
+
+
+class Membership(TimestampMixin, TenantMixin, models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+        GUEST = "guest", "Guest"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_unique_user_org"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "role"], name="member_org_role_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} – {self.get_role_display()} of {self.organization}"
+
+
+# --- Billing -----------------------------------------------------------------------
+
+
+class Currency(models.TextChoices):
+    EUR = "EUR", "Euro"
+    USD = "USD", "US dollar"
+    GBP = "GBP", "Pound sterling"
+
+
+class Plan(TimestampMixin, models.Model):
+    """A price-list entry. Plans are global: every tenant picks from the same list."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    tier = models.CharField(max_length=16, choices=PlanTier.choices)
+    monthly_price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(max_length=3, choices=Currency.choices, default="EUR")
+    max_members = models.PositiveIntegerField(null=True, blank=True)
+    max_projects = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["monthly_price", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(monthly_price__gte=0), name="plan_price_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.monthly_price} {self.currency}/month)"
+
+
+class Subscription(TimestampMixin, TenantMixin, models.Model):
+    class Status(models.TextChoices):
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.TRIALING
+    )
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-current_period_end"]
+        permissions = [
+            ("import_subscription", "Can import subscriptions"),
+            ("export_subscription", "Can export subscriptions"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(current_period_end__gt=F("current_period_start")),
+                name="subscription_period_end_after_start",
+                violation_error_message="The period must end after it starts.",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "current_period_end"], name="sub_status_end_idx"
+            ),
+            models.Index(fields=["organization", "status"], name="sub_org_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} – {self.plan.name} ({self.get_status_display()})"
+
+
+class Invoice(TimestampMixin, TenantMixin, models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="invoices"
+    )
+    number = models.CharField(max_length=32, unique=True)
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(max_length=3, choices=Currency.choices, default="EUR")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.DRAFT
+    )
+    issued_on = models.DateField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        permissions = [
+            ("import_invoice", "Can import invoices"),
+            ("export_invoice", "Can export invoices"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="invoice_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(due_on__isnull=True)
+                | Q(issued_on__isnull=True)
+                | Q(due_on__gte=F("issued_on")),
+                name="invoice_due_after_issue",
+                violation_error_message="The due date cannot precede the issue date.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_at__isnull=False),
+                name="invoice_paid_has_date",
+                violation_error_message="A paid invoice needs its payment date.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="inv_org_status_idx"),
+            models.Index(fields=["status", "due_on"], name="inv_status_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invoice {self.number} ({self.amount} {self.currency})"
+
+    def clean(self):
+        super().clean()
+        if self.subscription_id and self.organization_id:
+            self.check_same_organization(subscription=self.subscription)
+
+
+# --- django-guardian direct foreign-key permission tables ---------------------------
+
+
+class OrganizationUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+
+class OrganizationGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)

@@ -1,0 +1,252 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import (
+    MaxLengthValidator,
+    MinLengthValidator,
+    RegexValidator,
+)
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.utils import timezone
+from django.utils.html import strip_tags
+from simple_history.models import HistoricalRecords
+
+from tenants.models import (
+    SoftDeleteManager,
+    SoftDeleteMixin,
+    SoftDeleteQuerySet,
+    TenantMixin,
+    TimestampMixin,
+)
+
+models.CharField.register_lookup(Length)
+
+
+class ProjectQuerySet(SoftDeleteQuerySet):
+    def active(self):
+        return self.filter(status=Project.Status.ACTIVE)
+
+
+class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=200)
+    key = models.CharField(
+        max_length=10,
+        validators=[
+            RegexValidator(
+                r"^[A-Z][A-Z0-9]{1,9}$", "2-10 capitals or digits, e.g. WEB."
+            )
+        ],
+        help_text="Short code used in task references, unique per organization.",
+    )
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_projects",
+    )
+    history = HistoricalRecords()
+
+    objects = SoftDeleteManager.from_queryset(ProjectQuerySet)()
+    all_objects = models.Manager.from_queryset(ProjectQuerySet)()
+
+    class Meta:
+        ordering = ["organization_id", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key"], name="project_unique_key_per_org"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "status"], name="project_org_status_idx"
+            ),
+            GinIndex(
+                fields=["name"], name="project_name_trgm", opclasses=["gin_trgm_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} – {self.name}"
+
+
+class Tag(TimestampMixin, TenantMixin, models.Model):
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=16, default="primary")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["organization_id", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="tag_unique_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskQuerySet(SoftDeleteQuerySet):
+    def open(self):
+        return self.exclude(status__in=[Task.Status.DONE, Task.Status.CANCELLED])
+
+    def overdue(self, today=None):
+        """Open tasks whose due date has passed."""
+        return self.open().filter(due_date__lt=today or timezone.localdate())
+
+    def assigned_to(self, user):
+        return self.filter(assignee=user)
+
+
+class Task(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
+    class Status(models.TextChoices):
+        TODO = "TODO", "To do"
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        DONE = "DONE", "Done"
+        CANCELLED = "CANCELLED", "Cancelled"
+
+    class Priority(models.IntegerChoices):
+        """The value is the sort weight: higher is more urgent."""
+
+        LOW = 10, "Low"
+        MEDIUM = 20, "Medium"
+        HIGH = 30, "High"
+        URGENT = 40, "Urgent"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=255, validators=[MinLengthValidator(3)])
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.TODO
+    )
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.MEDIUM
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tasks",
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reported_tasks",
+    )
+    due_date = models.DateField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tasks")
+    history = HistoricalRecords(m2m_fields=[tags])
+
+    objects = SoftDeleteManager.from_queryset(TaskQuerySet)()
+    all_objects = models.Manager.from_queryset(TaskQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(title__length__gte=3),
+                name="task_title_min_length",
+                violation_error_message="The title needs at least 3 characters.",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=[10, 20, 30, 40]), name="task_priority_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "due_date"],
+                name="task_org_status_due_idx",
+            ),
+            models.Index(
+                fields=["assignee", "status"], name="task_assignee_status_idx"
+            ),
+            models.Index(fields=["due_date", "id"], name="task_due_idx"),
+            models.Index(fields=["-priority", "-id"], name="task_priority_idx"),
+            models.Index(fields=["-created_at", "-id"], name="task_created_idx"),
+            GinIndex(
+                fields=["title"], name="task_title_trgm", opclasses=["gin_trgm_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}" if self.pk else self.title
+
+    def clean(self):
+        super().clean()
+        if self.project_id and self.organization_id:
+            self.check_same_organization(project=self.project)
+
+
+class Comment(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
+    MAX_LENGTH = 5000
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="comments",
+    )
+    content = models.TextField(validators=[MaxLengthValidator(MAX_LENGTH)])
+    is_edited = models.BooleanField(default=False)
+    edit_history = models.JSONField(default=list, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"], name="comment_task_idx")]
+
+    def __str__(self) -> str:
+        text = self.content if len(self.content) <= 60 else self.content[:57] + "…"
+        return f"Comment on #{self.task_id}: {text}"
+
+    def clean(self):
+        self.content = strip_tags(self.content or "").strip()
+        super().clean()
+        if self.task_id and self.organization_id:
+            self.check_same_organization(task=self.task)
+
+
+class Notification(TimestampMixin, TenantMixin, models.Model):
+    class Category(models.TextChoices):
+        TASK_DONE = "task_done", "Task done"
+        TASK_ASSIGNED = "task_assigned", "Task assigned"
+        WELCOME = "welcome", "Welcome"
+        OVERDUE = "overdue", "Overdue reminder"
+        DIGEST = "digest", "Weekly digest"
+        SYSTEM = "system", "System"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    category = models.CharField(max_length=32, choices=Category.choices)
+    message = models.CharField(max_length=500)
+    read_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["recipient", "read_at"], name="notif_recipient_read_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.message[:40]}"

@@ -4,17 +4,22 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
+from guardian.core import ObjectPermissionChecker
+from guardian.shortcuts import assign_perm
 
-from audit.services import record_create, record_update
+from audit.models import AuditEvent
+from audit.services import audit_event_record, record_create, record_update
 from tenants.models import (
     Invoice,
     Membership,
     Organization,
+    OrganizationUserObjectPermission,
     Plan,
     PlanTier,
     Subscription,
     User,
 )
+from tenants.selectors import SUPPORT_PERMISSION
 
 
 def organization_create(
@@ -124,3 +129,56 @@ def invoice_create(
             status=status,
         ),
     )
+
+
+SYSTEM_ACTOR_EMAIL = "system@backoffice.internal"
+
+
+def system_actor() -> User:
+    """The named actor of jobs, seeds and migrations: inactive, cannot log in."""
+    user, created = User.objects.get_or_create(
+        email=SYSTEM_ACTOR_EMAIL, defaults={"full_name": "System", "is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def support_grant(*, actor, organization: Organization, agent: User) -> bool:
+    """Assign a support agent to an organization (a guardian object permission).
+
+    Returns False when the agent already had it (nothing written).
+    """
+    if ObjectPermissionChecker(agent).has_perm(SUPPORT_PERMISSION, organization):
+        return False
+    assign_perm(f"tenants.{SUPPORT_PERMISSION}", agent, organization)
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.GRANT,
+        organization=organization,
+        target=agent,
+        changes={"permission": SUPPORT_PERMISSION},
+    )
+    return True
+
+
+@transaction.atomic
+def support_revoke(*, actor, organization: Organization, agent: User) -> bool:
+    """Remove a support agent from an organization; False when not assigned."""
+    deleted, _ = OrganizationUserObjectPermission.objects.filter(
+        user=agent,
+        content_object=organization,
+        permission__codename=SUPPORT_PERMISSION,
+    ).delete()
+    if not deleted:
+        return False
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.REVOKE,
+        organization=organization,
+        target=agent,
+        changes={"permission": SUPPORT_PERMISSION},
+    )
+    return True

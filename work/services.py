@@ -70,7 +70,9 @@ def task_create(
     record_create(actor=actor, instance=task)
     if tags:
         if any(tag.organization_id != task.organization_id for tag in tags):
-            raise ValidationError({"tags": "Tags must belong to the same organization."})
+            raise ValidationError(
+                {"tags": "Tags must belong to the same organization."}
+            )
         task.tags.set(tags)
     return task
 

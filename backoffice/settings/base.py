@@ -43,7 +43,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -82,6 +81,8 @@ def database_config(*, allow_embedded: bool) -> dict:
         from backoffice.embedded_db import embedded_database_url
 
         config = env.db_url_config(embedded_database_url(DATA_DIR))
+        # The server listens on a Unix socket only; HOST is where tools look for it.
+        config["HOST"] = config.pop("OPTIONS", {}).get("host", "")
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     config["CONN_HEALTH_CHECKS"] = True

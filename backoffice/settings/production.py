@@ -1,7 +1,7 @@
 """Production: safe by default. Secrets and hosts come only from the environment."""
 
 from backoffice.settings.base import *  # noqa: F403
-from backoffice.settings.base import database_config, env
+from backoffice.settings.base import MIDDLEWARE, database_config, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY")
@@ -12,6 +12,12 @@ ENVIRONMENT = env("ENVIRONMENT", default="prod")
 # A managed PostgreSQL only: no embedded fallback in production.
 DATABASES = {"default": database_config(allow_embedded=False)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+
+MIDDLEWARE = [
+    MIDDLEWARE[0],  # SecurityMiddleware first, then static files
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    *MIDDLEWARE[1:],
+]
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,0 +1,41 @@
+import pytest
+from django.core.management import call_command
+from django.db.models import F
+
+from audit.models import AuditEvent
+from backoffice import demo
+from tenants.models import Organization, User
+from work.models import Task
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts():
+    return (
+        Organization.all_objects.count(),
+        User.objects.count(),
+        Task.all_objects.count(),
+        Task.history.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def test_seed_demo_is_idempotent_and_the_demo_logins_work(client, capsys):
+    call_command("seed_demo", "--tasks", "500")
+    first = _counts()
+    assert first[2] == 500 and first[3] == 500  # every task has its creation history
+    call_command("seed_demo", "--tasks", "500")
+    assert _counts() == first
+    call_command("seed_demo", "--tasks", "600")
+    assert Task.all_objects.count() == 600
+    out = capsys.readouterr().out
+    for email, _, _ in demo.DEMO_LOGINS:
+        assert email in out
+        assert client.login(username=email, password=demo.DEMO_PASSWORD)
+        assert client.get("/admin/").status_code == 200
+
+
+def test_seeded_tasks_stay_inside_their_project_organization():
+    call_command("seed_demo", "--tasks", "300")
+    mismatched = Task.all_objects.exclude(organization=F("project__organization"))
+    assert not mismatched.exists()

@@ -29,6 +29,7 @@ $(VENV)/.browser: $(VENV)/.installed
 	touch $@
 
 run: setup
+	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty
 	@echo "Back-office: http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server and the job cluster)"
@@ -37,6 +38,7 @@ run: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup $(VENV)/.browser
+	$(PY) manage.py ensure_database --settings=backoffice.settings.test
 	$(PY) manage.py check --settings=backoffice.settings.test
 	$(PY) manage.py makemigrations --check --dry-run --settings=backoffice.settings.test
 	$(PY) -m pytest $(PYTEST_ARGS)

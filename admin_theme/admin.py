@@ -1,61 +1,84 @@
 """The shared base every ModelAdmin inherits: Unfold + history + tenant scoping.
 
-A model registered with `BaseAdmin` is scoped to what the user may see on the
-changelist, change/delete views and FK choices, and its form saves go through
-the audit services (history with the actor, an audit event).
+`ScopedAdminMixin` applies `tenants.selectors.scope_to_user` to every surface the
+admin offers for a model: changelist, change/delete/history views (a foreign id
+answers 404 like a missing one), history records and history-form/revert views,
+FK and M2M choices (and so the validation of posted ids), autocomplete (served
+from the related model's scoped `get_queryset`) and inline querysets. Form saves
+go through the audit services: history with the actor, an audit event.
 """
 
-from django.contrib import admin
 from django.db import models
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from audit.services import record_create, record_update
-from tenants.models import Organization, User
-from tenants.selectors import scope_to_user
+from tenants import selectors
 
 
-def _is_scoped_model(model) -> bool:
-    return issubclass(model, (Organization, User)) or any(
-        f.name == "organization" for f in model._meta.fields
-    )
+def _scoped_choices(db_field, request, kwargs) -> dict:
+    if (
+        "queryset" not in kwargs
+        and selectors.scope_rule(db_field.related_model) != "global"
+    ):
+        kwargs["queryset"] = selectors.scope_to_user(
+            db_field.related_model._default_manager.all(), request.user
+        )
+    return kwargs
 
 
 class ScopedFormFieldsMixin:
-    """FK/M2M choices, and so posted ids, limited to the user's view."""
+    """FK/M2M choices, and so the posted ids they accept, limited to the user's view."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs and _is_scoped_model(db_field.related_model):
-            kwargs["queryset"] = scope_to_user(
-                db_field.related_model._default_manager.all(), request.user
-            )
+        kwargs = _scoped_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs and _is_scoped_model(db_field.related_model):
-            kwargs["queryset"] = scope_to_user(
-                db_field.related_model._default_manager.all(), request.user
-            )
+        kwargs = _scoped_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class BaseAdmin(ScopedFormFieldsMixin, SimpleHistoryAdmin, ModelAdmin):
-    # Read-only bookkeeping shown on every change form when the model has it.
-    audit_readonly_fields = ("created_at", "updated_at", "deleted_at")
-    list_per_page = 50
+class ScopedAdminMixin(ScopedFormFieldsMixin):
     show_full_result_count = False
-    compressed_fields = True
-    warn_unsaved_form = True
 
     def get_queryset(self, request):
         """The model's rows that the user's organizations allow, nothing else."""
-        return scope_to_user(super().get_queryset(request), request.user)
+        return selectors.scope_to_user(super().get_queryset(request), request.user)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with "doesn't exist"; a foreign id must be
+        # indistinguishable from a missing one, and both are a plain 404.
+        raise Http404
+
+
+class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
+    # Read-only bookkeeping shown on every change form when the model has it.
+    audit_readonly_fields = ("created_at", "updated_at", "deleted_at")
+    list_per_page = 50
+    compressed_fields = True
+    warn_unsaved_form = True
 
     def get_readonly_fields(self, request, obj=None):
         """Declared read-only fields plus the bookkeeping timestamps the model has."""
         names = {f.name for f in self.model._meta.fields}
         extra = [f for f in self.audit_readonly_fields if f in names]
         return (*super().get_readonly_fields(request, obj), *extra)
+
+    def get_history_queryset(self, request, history_manager, pk_name, object_id):
+        """History rows of one object, only when the object is in the user's view."""
+        records = super().get_history_queryset(
+            request, history_manager, pk_name, object_id
+        )
+        return selectors.scope_to_user(records, request.user)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """simple-history reads the history table directly: check the scope first."""
+        history = self.model.history.filter(id=object_id, history_id=version_id)
+        if not selectors.scope_to_user(history, request.user).exists():
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request, obj, form, change):
         """Form saves go through the audit services: history with actor, audit event."""
@@ -75,14 +98,17 @@ class BaseAdmin(ScopedFormFieldsMixin, SimpleHistoryAdmin, ModelAdmin):
         obj.refresh_from_db()
 
 
-class BaseTabularInline(ScopedFormFieldsMixin, TabularInline):
+class ScopedInlineMixin(ScopedFormFieldsMixin):
     extra = 0
     show_change_link = True
 
-
-class BaseStackedInline(ScopedFormFieldsMixin, StackedInline):
-    extra = 0
-    show_change_link = True
+    def get_queryset(self, request):
+        return selectors.scope_to_user(super().get_queryset(request), request.user)
 
 
-__all__ = ["BaseAdmin", "BaseStackedInline", "BaseTabularInline", "admin"]
+class BaseTabularInline(ScopedInlineMixin, TabularInline):
+    pass
+
+
+class BaseStackedInline(ScopedInlineMixin, StackedInline):
+    pass

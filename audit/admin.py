@@ -1,17 +1,17 @@
 from django.contrib import admin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
-    AutocompleteSelectFilter,
     ChoicesDropdownFilter,
     RangeDateTimeFilter,
 )
 
+from admin_theme.admin import ScopedAdminMixin
+from admin_theme.filters import ScopedAutocompleteFilter
 from audit.models import AuditEvent
-from tenants.selectors import scope_to_user
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ModelAdmin):
+class AuditEventAdmin(ScopedAdminMixin, ModelAdmin):
     """Read-only for everyone, platform admins included: append-only."""
 
     list_display = (
@@ -25,7 +25,7 @@ class AuditEventAdmin(ModelAdmin):
     list_select_related = ("organization",)
     list_filter = (
         ("action", ChoicesDropdownFilter),
-        ("organization", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
         ("created_at", RangeDateTimeFilter),
     )
     list_filter_submit = True
@@ -33,9 +33,6 @@ class AuditEventAdmin(ModelAdmin):
     ordering = ("-created_at", "-id")
     show_full_result_count = False
     readonly_fields = [f.name for f in AuditEvent._meta.fields if f.name != "id"]
-
-    def get_queryset(self, request):
-        return scope_to_user(super().get_queryset(request), request.user)
 
     def has_add_permission(self, request):
         return False

@@ -3,7 +3,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
-    AutocompleteSelectFilter,
     ChoicesDropdownFilter,
     RangeDateFilter,
     RangeNumericFilter,
@@ -12,6 +11,7 @@ from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from admin_theme.admin import BaseAdmin
+from admin_theme.filters import ScopedAutocompleteFilter
 from tenants.models import Invoice, Membership, Organization, Plan, Subscription, User
 
 STATUS_COLORS = {
@@ -108,7 +108,7 @@ class MembershipAdmin(BaseAdmin):
     list_display = ("user", "organization", "role", "created_at")
     list_select_related = ("user", "organization")
     list_filter = (
-        ("organization", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
         ("role", ChoicesDropdownFilter),
     )
     list_filter_submit = True
@@ -148,7 +148,7 @@ class SubscriptionAdmin(BaseAdmin):
     )
     list_select_related = ("organization", "plan")
     list_filter = (
-        ("organization", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
         ("status", ChoicesDropdownFilter),
         ("current_period_end", RangeDateFilter),
     )
@@ -176,7 +176,7 @@ class InvoiceAdmin(BaseAdmin):
     )
     list_select_related = ("organization",)
     list_filter = (
-        ("organization", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
         ("status", ChoicesDropdownFilter),
         ("amount", RangeNumericFilter),
         ("due_on", RangeDateFilter),

@@ -13,8 +13,10 @@ SUPPORT_PERMISSION = "support_organization"
 
 
 def sees_all_organizations(user) -> bool:
-    return user.is_active and (
-        user.is_superuser or user.has_perm("tenants.view_all_organizations")
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.has_perm("tenants.view_all_organizations"))
     )
 
 
@@ -22,7 +24,7 @@ def organizations_visible_to(user) -> QuerySet[Organization]:
     """Organizations `user` may see: all for admins, managers and finance; the
     assigned ones (a guardian object permission) for support agents; none otherwise.
 
-    The result is lazy, so callers can use it as a subquery.
+    The result is lazy, so callers use it as a subquery (no Python list of ids).
     """
     organizations = Organization.all_objects.all()
     if not user.is_authenticated or not user.is_active:
@@ -40,21 +42,40 @@ def organizations_visible_to(user) -> QuerySet[Organization]:
     )
 
 
+def scope_rule(model) -> str:
+    """How rows of `model` (or of its history model) are tied to an organization."""
+    model = getattr(model, "instance_type", model)  # historical -> tracked model
+    if issubclass(model, Organization):
+        return "organization"
+    if issubclass(model, User):
+        return "user"
+    if any(f.name == "organization" for f in model._meta.fields):
+        return "tenant"
+    return "global"
+
+
 def scope_to_user(queryset: QuerySet, user) -> QuerySet:
-    """Limit a queryset of a tenant-owned model, Organization or User to `user`."""
-    if user.is_authenticated and sees_all_organizations(user):
+    """Limit a queryset (of a model or its history) to what `user` may see.
+
+    Organizations by id, users by membership, tenant-owned rows by organization;
+    global catalogues (plans) are left to the model permission.
+    """
+    rule = scope_rule(queryset.model)
+    if rule == "global" or sees_all_organizations(user):
         return queryset
     visible = organizations_visible_to(user).values("pk")
-    model = queryset.model
-    if issubclass(model, Organization):
-        return queryset.filter(pk__in=visible)
-    if issubclass(model, User):
+    if rule == "organization":
+        return queryset.filter(id__in=visible)
+    if rule == "user":
         return queryset.filter(
             Exists(
-                Membership.objects.filter(user=OuterRef("pk"), organization__in=visible)
+                Membership.objects.filter(user=OuterRef("id"), organization__in=visible)
             )
         )
-    if any(f.name == "organization" for f in model._meta.fields):
-        return queryset.filter(organization__in=visible)
-    # Global catalogues (plans) carry no tenant: the model permission decides.
-    return queryset
+    return queryset.filter(organization__in=visible)
+
+
+def is_visible(user, obj) -> bool:
+    """Whether one object is inside `user`'s view."""
+    model = type(obj)
+    return scope_to_user(model._base_manager.filter(pk=obj.pk), user).exists()

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from unfold.contrib.filters.admin import (
-    AutocompleteSelectFilter,
     ChoicesDropdownFilter,
     RangeDateFilter,
 )
 from unfold.decorators import display
 
 from admin_theme.admin import BaseAdmin, BaseTabularInline
+from admin_theme.filters import ScopedAutocompleteFilter
 from work.models import Comment, Notification, Project, Tag, Task
 
 TASK_STATUS_COLORS = {
@@ -35,7 +35,7 @@ class ProjectAdmin(BaseAdmin):
     )
     list_select_related = ("organization", "owner")
     list_filter = (
-        ("organization", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
         ("status", ChoicesDropdownFilter),
     )
     list_filter_submit = True
@@ -73,9 +73,9 @@ class TaskAdmin(BaseAdmin):
     )
     list_select_related = ("project", "organization", "assignee")
     list_filter = (
-        ("organization", AutocompleteSelectFilter),
-        ("project", AutocompleteSelectFilter),
-        ("assignee", AutocompleteSelectFilter),
+        ("organization", ScopedAutocompleteFilter),
+        ("project", ScopedAutocompleteFilter),
+        ("assignee", ScopedAutocompleteFilter),
         ("status", ChoicesDropdownFilter),
         ("priority", ChoicesDropdownFilter),
         ("due_date", RangeDateFilter),
@@ -118,7 +118,7 @@ class TaskAdmin(BaseAdmin):
 class CommentAdmin(BaseAdmin):
     list_display = ("id", "task", "author", "is_edited", "created_at")
     list_select_related = ("task", "author")
-    list_filter = (("organization", AutocompleteSelectFilter), "is_edited")
+    list_filter = (("organization", ScopedAutocompleteFilter), "is_edited")
     list_filter_submit = True
     search_fields = ("=task__id",)
     autocomplete_fields = ("organization", "task", "author")
@@ -130,7 +130,7 @@ class CommentAdmin(BaseAdmin):
 class TagAdmin(BaseAdmin):
     list_display = ("name", "organization", "color")
     list_select_related = ("organization",)
-    list_filter = (("organization", AutocompleteSelectFilter),)
+    list_filter = (("organization", ScopedAutocompleteFilter),)
     list_filter_submit = True
     search_fields = ("name",)
     autocomplete_fields = ("organization",)
@@ -141,7 +141,7 @@ class TagAdmin(BaseAdmin):
 class NotificationAdmin(BaseAdmin):
     list_display = ("recipient", "category", "message", "read_at", "created_at")
     list_select_related = ("recipient",)
-    list_filter = (("organization", AutocompleteSelectFilter), "category")
+    list_filter = (("organization", ScopedAutocompleteFilter), "category")
     list_filter_submit = True
     search_fields = ("message",)
     autocomplete_fields = ("organization", "recipient")

@@ -3,6 +3,8 @@
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from backoffice.security import client_ip
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -13,11 +15,6 @@ class RequestContext:
 current_request: ContextVar[RequestContext | None] = ContextVar(
     "current_request", default=None
 )
-
-
-def client_ip(request) -> str | None:
-    """The client address as Django sees it."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class RequestContextMiddleware:

@@ -24,12 +24,16 @@ def audit_event_record(
     organization=None,
     target: models.Model | None = None,
     changes: dict[str, Any] | None = None,
+    actor_label: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event; the client address comes from the current request."""
+    """Append one audit event; the client address comes from the current request.
+
+    `actor_label` names an actor who is not a user (an attempted email, a job).
+    """
     context = current_request.get()
     event = AuditEvent(
         actor=actor if actor is not None and actor.pk else None,
-        actor_label=getattr(actor, "email", "") or "system",
+        actor_label=actor_label or getattr(actor, "email", "") or "system",
         action=action,
         organization=organization,
         changed_fields={k: _jsonable(v) for k, v in (changes or {}).items()},

@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 from django.db.models import F
+from django.http import HttpRequest
 
 from audit.models import AuditEvent
 from backoffice import demo
@@ -31,7 +32,10 @@ def test_seed_demo_is_idempotent_and_the_demo_logins_work(client, capsys):
     out = capsys.readouterr().out
     for email, _, _ in demo.DEMO_LOGINS:
         assert email in out
-        assert client.login(username=email, password=demo.DEMO_PASSWORD)
+        # django-axes needs the request that carries the attempt.
+        assert client.login(
+            request=HttpRequest(), username=email, password=demo.DEMO_PASSWORD
+        )
         assert client.get("/admin/").status_code == 200
 
 

@@ -175,3 +175,43 @@ UNFOLD = {
         "navigation": "admin_theme.callbacks.navigation",
     },
 }
+
+# --- Access control: login lock-out, session lifetime, two-factor --------------------
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE += [
+    "backoffice.security.SessionLifetimeMiddleware",
+    "backoffice.security.TwoFactorMiddleware",
+    # Last, as django-axes asks.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS.insert(0, "axes.backends.AxesStandaloneBackend")
+
+# Lock out an (email, client IP) pair after 5 failures, for 30 minutes.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.5  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "backoffice.security.login_username"
+AXES_CLIENT_IP_CALLABLE = "backoffice.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "backoffice.security.lockout_response"
+AXES_VERBOSE = False  # our own audit events record attempts
+# Behind Fly's proxy the client address is in Fly-Client-IP, which the proxy sets
+# itself; X-Forwarded-For is never read (a client can forge it).
+TRUST_FLY_CLIENT_IP = env.bool("TRUST_FLY_CLIENT_IP", default=False)
+
+# Staff sessions: 30 idle minutes, 12 hours in all.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE", default=12 * 60 * 60)
+
+# Two-factor (TOTP, recovery codes) for staff on every /admin/ page.
+REQUIRE_2FA = env.bool("REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = "Back-office"

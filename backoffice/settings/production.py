@@ -43,3 +43,7 @@ CSRF_COOKIE_HTTPONLY = True
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+
+# Access control (see base): two-factor on for staff, real client IP from Fly's proxy.
+REQUIRE_2FA = env.bool("REQUIRE_2FA", default=True)
+TRUST_FLY_CLIENT_IP = env.bool("TRUST_FLY_CLIENT_IP", default=True)

@@ -19,15 +19,17 @@ pytestmark = pytest.mark.django_db
 
 
 class TestEmailLogin:
-    def test_email_is_the_login_and_case_does_not_matter(self):
+    def test_email_is_the_login_and_case_does_not_matter(self, rf):
         user = UserFactory(email="ada@example.com")
-        assert (
-            authenticate(username="ADA@example.com", password="correct horse") == user
-        )
+        request = rf.post("/admin/login/")
+        login = {"username": "ADA@example.com", "password": "correct horse"}
+        assert authenticate(request, **login) == user
 
-    def test_wrong_password_is_refused(self):
+    def test_wrong_password_is_refused(self, rf):
         UserFactory(email="ada@example.com")
-        assert authenticate(username="ada@example.com", password="nope") is None
+        request = rf.post("/admin/login/")
+        login = {"username": "ada@example.com", "password": "nope"}
+        assert authenticate(request, **login) is None
 
     def test_admin_login_form_takes_the_email(self, client):
         UserFactory(email="ada@example.com", is_staff=True)

@@ -1,17 +1,19 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.shortcuts import redirect
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateFilter,
     RangeNumericFilter,
 )
-from unfold.decorators import display
+from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from admin_theme.admin import BaseAdmin
 from admin_theme.filters import ScopedAutocompleteFilter
+from tenants.admin_support import SupportAgentsMixin
 from tenants.models import Invoice, Membership, Organization, Plan, Subscription, User
 
 STATUS_COLORS = {
@@ -35,7 +37,8 @@ TIER_COLORS = {
 
 
 @admin.register(Organization)
-class OrganizationAdmin(BaseAdmin):
+class OrganizationAdmin(SupportAgentsMixin, BaseAdmin):
+    actions_detail = ["open_support_agents"]
     list_display = ("name", "slug", "display_status", "display_tier", "created_at")
     list_filter = (
         ("status", ChoicesDropdownFilter),
@@ -54,6 +57,14 @@ class OrganizationAdmin(BaseAdmin):
     @display(description="Status", ordering="status", label=STATUS_COLORS)
     def display_status(self, obj):
         return obj.status
+
+    @action(
+        description="Support agents",
+        icon="support_agent",
+        permissions=["tenants.assign_support"],
+    )
+    def open_support_agents(self, request, object_id):
+        return redirect("admin:tenants_organization_support", object_id)
 
     @display(description="Plan tier", ordering="plan_tier", label=TIER_COLORS)
     def display_tier(self, obj):

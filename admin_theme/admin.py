@@ -8,12 +8,13 @@ from the related model's scoped `get_queryset`) and inline querysets. Form saves
 go through the audit services: history with the actor, an audit event.
 """
 
+from django import forms
 from django.db import models
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from audit.services import record_create, record_update
+from audit.services import VersionConflict, record_create, record_update
 from tenants import selectors
 
 
@@ -53,6 +54,36 @@ class ScopedAdminMixin(ScopedFormFieldsMixin):
         raise Http404
 
 
+def _is_versioned(model) -> bool:
+    return any(f.name == "version" for f in model._meta.concrete_fields)
+
+
+class VersionCheckedForm(forms.ModelForm):
+    """Carries the version the user started from; refuses to save over a newer one.
+
+    The user's input stays in the form with the conflict message, so nothing typed
+    is lost; the service re-checks under a row lock when saving.
+    """
+
+    version_seen = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["version_seen"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = cleaned.get("version_seen")
+        if self.instance.pk and seen is not None:
+            current = type(self.instance)._base_manager.values_list(
+                "version", flat=True
+            )
+            if current.get(pk=self.instance.pk) != seen:
+                raise VersionConflict(self.instance)
+        return cleaned
+
+
 class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     # Read-only bookkeeping shown on every change form when the model has it.
     audit_readonly_fields = ("created_at", "updated_at", "deleted_at")
@@ -65,6 +96,26 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
         names = {f.name for f in self.model._meta.fields}
         extra = [f for f in self.audit_readonly_fields if f in names]
         return (*super().get_readonly_fields(request, obj), *extra)
+
+    def get_form(self, request, obj=None, **kwargs):
+        """Change forms of versioned models carry the version they started from."""
+        if obj is not None and _is_versioned(self.model):
+            base = (
+                self.form if issubclass(self.form, forms.ModelForm) else forms.ModelForm
+            )
+            kwargs["form"] = type(
+                "Versioned" + base.__name__, (VersionCheckedForm, base), {}
+            )
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        """Declared fieldsets, plus the hidden version field on versioned models."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not _is_versioned(self.model) or not self.fieldsets:
+            return fieldsets
+        (name, options), *rest = fieldsets
+        first = (name, {**options, "fields": (*options["fields"], "version_seen")})
+        return [first, *rest]
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
         """History rows of one object, only when the object is in the user's view."""

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -69,6 +70,25 @@ def save_with_history(
     obj.save(**kw)
 
 
+class VersionConflict(ValidationError):
+    """Someone saved the row after the caller read it; nothing was overwritten."""
+
+    def __init__(self, instance: models.Model):
+        last = (
+            instance.history.order_by("-history_id")
+            .select_related("history_user")
+            .first()
+        )
+        who = getattr(getattr(last, "history_user", None), "email", None) or "someone"
+        when = f" at {last.history_date:%Y-%m-%d %H:%M} UTC" if last else ""
+        super().__init__(
+            f"This {instance._meta.verbose_name} was changed by {who}{when} after you "
+            "opened it. Nothing was saved: reload the page to see their changes, "
+            "then apply yours again.",
+            code="version_conflict",
+        )
+
+
 def _organization_of(instance: models.Model):
     from tenants.models import Organization
 
@@ -101,12 +121,30 @@ def record_create(*, actor, instance: models.Model, reason: str | None = None):
 
 @transaction.atomic
 def record_update(
-    *, actor, instance: models.Model, data: dict[str, Any], reason: str | None = None
+    *,
+    actor,
+    instance: models.Model,
+    data: dict[str, Any],
+    reason: str | None = None,
+    expected_version: int | None = None,
 ):
     """Apply `data` to `instance`; save only what changed, with history and audit.
 
-    Returns the {field: [old, new]} changes (empty: nothing was written).
+    On versioned models the row is locked and its version bumped; when the caller
+    edited `expected_version` and the row has moved on since, VersionConflict is
+    raised and nothing is written. Returns the {field: [old, new]} changes (empty:
+    nothing was written).
     """
+    versioned = any(f.name == "version" for f in instance._meta.concrete_fields)
+    if versioned:
+        current = (
+            type(instance)
+            ._base_manager.select_for_update()
+            .values_list("version", flat=True)
+            .get(pk=instance.pk)
+        )
+        if expected_version is not None and expected_version != current:
+            raise VersionConflict(instance)
     before = {name: getattr(instance, name) for name in data}
     for name, value in data.items():
         setattr(instance, name, value)
@@ -120,6 +158,9 @@ def record_update(
     update_fields = [instance._meta.get_field(n).name for n in changes]
     if any(f.name == "updated_at" for f in instance._meta.concrete_fields):
         update_fields.append("updated_at")
+    if versioned:
+        instance.version = current + 1
+        update_fields.append("version")
     save_with_history(instance, actor=actor, reason=reason, update_fields=update_fields)
     audit_event_record(
         actor=actor,

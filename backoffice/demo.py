@@ -200,6 +200,7 @@ TASK_COLUMNS = [
     "created_at",
     "updated_at",
     "deleted_at",
+    "version",
 ]
 HISTORY_COLUMNS = [
     *TASK_COLUMNS,
@@ -431,6 +432,7 @@ def _task_row(rng, task_id, project, members, actor_id, today, now):
         created,
         created,
         None,
+        1,
     )
 
 

@@ -56,6 +56,16 @@ class SoftDeleteMixin(models.Model):
         return self.deleted_at is not None
 
 
+class VersionedMixin(models.Model):
+    """Optimistic locking: every save through the services bumps `version`; an edit
+    based on an older version is refused instead of overwriting (no lost updates)."""
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
 class TenantMixin(models.Model):
     """Every tenant-owned row names its organization (indexed)."""
 
@@ -241,7 +251,7 @@ class Plan(TimestampMixin, models.Model):
         return f"{self.name} ({self.monthly_price} {self.currency}/month)"
 
 
-class Subscription(TimestampMixin, TenantMixin, models.Model):
+class Subscription(TimestampMixin, VersionedMixin, TenantMixin, models.Model):
     class Status(models.TextChoices):
         TRIALING = "trialing", "Trialing"
         ACTIVE = "active", "Active"
@@ -284,7 +294,7 @@ class Subscription(TimestampMixin, TenantMixin, models.Model):
         return f"{self.organization} – {self.plan.name} ({self.get_status_display()})"
 
 
-class Invoice(TimestampMixin, TenantMixin, models.Model):
+class Invoice(TimestampMixin, VersionedMixin, TenantMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         OPEN = "open", "Open"

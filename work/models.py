@@ -18,6 +18,7 @@ from tenants.models import (
     SoftDeleteQuerySet,
     TenantMixin,
     TimestampMixin,
+    VersionedMixin,
 )
 
 models.CharField.register_lookup(Length)
@@ -108,7 +109,7 @@ class TaskQuerySet(SoftDeleteQuerySet):
         return self.filter(assignee=user)
 
 
-class Task(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
+class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.Model):
     class Status(models.TextChoices):
         TODO = "TODO", "To do"
         IN_PROGRESS = "IN_PROGRESS", "In progress"

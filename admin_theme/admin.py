@@ -9,12 +9,21 @@ go through the audit services: history with the actor, an audit event.
 """
 
 from django import forms
+from django.contrib import admin
 from django.db import models
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
-from audit.services import VersionConflict, record_create, record_update
+from admin_theme.actions import confirmed_action
+from admin_theme.paginator import EstimatedCountPaginator
+from audit.services import (
+    VersionConflict,
+    record_create,
+    record_update,
+    records_restore,
+    records_soft_delete,
+)
 from tenants import selectors
 
 
@@ -42,7 +51,9 @@ class ScopedFormFieldsMixin:
 
 
 class ScopedAdminMixin(ScopedFormFieldsMixin):
+    # No unbounded COUNT(*): exact up to 10,000 rows, PostgreSQL's estimate beyond.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         """The model's rows that the user's organizations allow, nothing else."""
@@ -163,3 +174,84 @@ class BaseTabularInline(ScopedInlineMixin, TabularInline):
 
 class BaseStackedInline(ScopedInlineMixin, StackedInline):
     pass
+
+
+class TrashFilter(admin.SimpleListFilter):
+    """Switches the changelist to the trash (the rows are chosen in get_queryset)."""
+
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Show the trash")]
+
+    def queryset(self, request, queryset):
+        return queryset
+
+
+class TrashMixin:
+    """Soft-deletable models: "Move to trash" and "Restore" actions, a Trash view
+    (`?trash=1`) of deleted rows, and hard delete for platform admins only."""
+
+    actions = ["move_to_trash", "restore_from_trash"]
+
+    def get_list_filter(self, request):
+        return (*super().get_list_filter(request), TrashFilter)
+
+    def get_queryset(self, request):
+        if request.GET.get(TrashFilter.parameter_name) != "1":
+            return super().get_queryset(request)
+        deleted = self.model.all_objects.deleted()
+        ordering = self.get_ordering(request)
+        if ordering:
+            deleted = deleted.order_by(*ordering)
+        return selectors.scope_to_user(deleted, request.user)
+
+    def get_actions(self, request):
+        """Trash actions on top of the admin's own; each only where it applies."""
+        actions = super().get_actions(request)
+        in_trash = request.GET.get(TrashFilter.parameter_name) == "1"
+        actions.pop("restore_from_trash" if not in_trash else "move_to_trash", None)
+        if in_trash:
+            actions = {
+                name: value
+                for name, value in actions.items()
+                if name in ("restore_from_trash", "delete_selected")
+            }
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        """Hard delete is for platform admins; everyone else moves rows to the trash."""
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Move to trash", permissions=["change"])
+    def move_to_trash(self, request, queryset):
+        def perform(objects, data):
+            count = records_soft_delete(actor=request.user, instances=objects)
+            name = self.model._meta.verbose_name_plural
+            return f"{count} {name} moved to the trash; restore them from the Trash."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title=f"Move {self.model._meta.verbose_name_plural} to the trash",
+            perform=perform,
+            danger=True,
+            button="Move to trash",
+        )
+
+    @admin.action(description="Restore from trash", permissions=["change"])
+    def restore_from_trash(self, request, queryset):
+        def perform(objects, data):
+            count = records_restore(actor=request.user, instances=objects)
+            return f"{count} {self.model._meta.verbose_name_plural} restored."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title=f"Restore {self.model._meta.verbose_name_plural}",
+            perform=perform,
+            button="Restore",
+        )

@@ -206,3 +206,74 @@ def record_restore(*, actor, instance: models.Model, reason: str | None = None):
         target=instance,
     )
     return instance
+
+
+@transaction.atomic
+def record_bulk_update(
+    *,
+    actor,
+    instances,
+    data: dict[str, Any],
+    action: str,
+    reason: str | None = None,
+    organization=None,
+) -> int:
+    """Apply the same `data` to many rows: one history row each (with the actor and
+    `reason`), and one `bulk_action` audit event naming the action and the rows.
+
+    Returns how many rows changed; rows already in that state are left alone.
+    """
+    changed_ids = []
+    for instance in instances:
+        changes = {n: v for n, v in data.items() if getattr(instance, n) != v}
+        if not changes:
+            continue
+        for name, value in changes.items():
+            setattr(instance, name, value)
+        update_fields = [instance._meta.get_field(n).name for n in changes]
+        fields = {f.name for f in instance._meta.concrete_fields}
+        if "updated_at" in fields:
+            update_fields.append("updated_at")
+        if "version" in fields:
+            instance.version += 1
+            update_fields.append("version")
+        save_with_history(
+            instance, actor=actor, reason=reason or action, update_fields=update_fields
+        )
+        changed_ids.append(instance.pk)
+    if changed_ids:
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.BULK_ACTION,
+            organization=organization,
+            changes={
+                "action": action,
+                "count": len(changed_ids),
+                "ids": changed_ids[:1000],
+                "data": {k: _jsonable(v) for k, v in data.items()},
+                **({"reason": reason} if reason else {}),
+            },
+        )
+    return len(changed_ids)
+
+
+def records_soft_delete(*, actor, instances, organization=None) -> int:
+    """Move soft-deletable rows to the trash (restorable), as one bulk action."""
+    return record_bulk_update(
+        actor=actor,
+        instances=[obj for obj in instances if obj.deleted_at is None],
+        data={"deleted_at": timezone.now()},
+        action="soft_delete",
+        organization=organization,
+    )
+
+
+def records_restore(*, actor, instances, organization=None) -> int:
+    """Bring soft-deleted rows back from the trash, as one bulk action."""
+    return record_bulk_update(
+        actor=actor,
+        instances=[obj for obj in instances if obj.deleted_at is not None],
+        data={"deleted_at": None},
+        action="restore",
+        organization=organization,
+    )

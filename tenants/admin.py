@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.http import Http404
 from django.shortcuts import redirect
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
@@ -11,8 +12,11 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from admin_theme.admin import BaseAdmin
+from admin_theme.actions import confirmed_action
+from admin_theme.admin import BaseAdmin, TrashMixin
 from admin_theme.filters import ScopedAutocompleteFilter
+from tenants import services
+from tenants.admin_forms import ExtendForm, OptionalReasonForm, PlanTierForm, ReasonForm
 from tenants.admin_support import SupportAgentsMixin
 from tenants.models import Invoice, Membership, Organization, Plan, Subscription, User
 
@@ -37,8 +41,15 @@ TIER_COLORS = {
 
 
 @admin.register(Organization)
-class OrganizationAdmin(SupportAgentsMixin, BaseAdmin):
-    actions_detail = ["open_support_agents"]
+class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
+    actions = [
+        "suspend",
+        "reactivate",
+        "change_plan",
+        "move_to_trash",
+        "restore_from_trash",
+    ]
+    actions_detail = ["open_support_agents", "suspend_detail", "reactivate_detail"]
     list_display = ("name", "slug", "display_status", "display_tier", "created_at")
     list_filter = (
         ("status", ChoicesDropdownFilter),
@@ -57,6 +68,83 @@ class OrganizationAdmin(SupportAgentsMixin, BaseAdmin):
     @display(description="Status", ordering="status", label=STATUS_COLORS)
     def display_status(self, obj):
         return obj.status
+
+    def has_suspend_permission(self, request, object_id=None):
+        return request.user.has_perm("tenants.suspend_organization")
+
+    def _each(self, service, request, data):
+        """Run a one-organization service on every selected organization."""
+
+        def perform(organizations, cleaned):
+            for organization in organizations:
+                service(actor=request.user, organization=organization, **cleaned)
+            return data.format(count=len(organizations), **cleaned)
+
+        return perform
+
+    @admin.action(description="Suspend…", permissions=["suspend"])
+    def suspend(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Suspend organizations",
+            perform=self._each(
+                services.organization_suspend,
+                request,
+                "{count} organization(s) suspended.",
+            ),
+            form_class=ReasonForm,
+            danger=True,
+            button="Suspend",
+        )
+
+    @admin.action(description="Reactivate…", permissions=["suspend"])
+    def reactivate(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Reactivate organizations",
+            perform=self._each(
+                services.organization_reactivate,
+                request,
+                "{count} organization(s) reactivated.",
+            ),
+            form_class=ReasonForm,
+            button="Reactivate",
+        )
+
+    @admin.action(description="Change plan…", permissions=["change"])
+    def change_plan(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Change plan tier",
+            perform=self._each(
+                services.organization_change_plan,
+                request,
+                "{count} organization(s) moved to the {plan_tier} tier.",
+            ),
+            form_class=PlanTierForm,
+            button="Change plan",
+        )
+
+    def _detail(self, request, object_id, action_name):
+        queryset = self.get_queryset(request).filter(pk=object_id)
+        if not queryset.exists():
+            raise Http404
+        response = getattr(self, action_name)(request, queryset)
+        return response or redirect("admin:tenants_organization_change", object_id)
+
+    @action(description="Suspend", icon="block", permissions=["suspend"])
+    def suspend_detail(self, request, object_id):
+        return self._detail(request, object_id, "suspend")
+
+    @action(description="Reactivate", icon="restart_alt", permissions=["suspend"])
+    def reactivate_detail(self, request, object_id):
+        return self._detail(request, object_id, "reactivate")
 
     @action(
         description="Support agents",
@@ -149,6 +237,49 @@ class PlanAdmin(BaseAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(BaseAdmin):
+    actions = ["extend", "cancel"]
+
+    @admin.action(description="Extend period…", permissions=["change"])
+    def extend(self, request, queryset):
+        def perform(subscriptions, data):
+            for subscription in subscriptions:
+                services.subscription_extend(
+                    actor=request.user, subscription=subscription, days=data["days"]
+                )
+            return (
+                f"{len(subscriptions)} subscription(s) extended by {data['days']} days."
+            )
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Extend subscriptions",
+            perform=perform,
+            form_class=ExtendForm,
+            button="Extend",
+        )
+
+    @admin.action(description="Cancel…", permissions=["change"])
+    def cancel(self, request, queryset):
+        def perform(subscriptions, data):
+            for subscription in subscriptions:
+                services.subscription_cancel(
+                    actor=request.user, subscription=subscription, reason=data["reason"]
+                )
+            return f"{len(subscriptions)} subscription(s) cancelled."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Cancel subscriptions",
+            perform=perform,
+            form_class=OptionalReasonForm,
+            danger=True,
+            button="Cancel subscriptions",
+        )
+
     list_display = (
         "id",
         "organization",
@@ -175,6 +306,44 @@ class SubscriptionAdmin(BaseAdmin):
 
 @admin.register(Invoice)
 class InvoiceAdmin(BaseAdmin):
+    actions = ["mark_paid", "void"]
+
+    @admin.action(description="Mark paid", permissions=["change"])
+    def mark_paid(self, request, queryset):
+        def perform(invoices, data):
+            for invoice in invoices:
+                services.invoice_mark_paid(actor=request.user, invoice=invoice)
+            return f"{len(invoices)} invoice(s) marked paid."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Mark invoices paid",
+            perform=perform,
+            button="Mark paid",
+        )
+
+    @admin.action(description="Void…", permissions=["change"])
+    def void(self, request, queryset):
+        def perform(invoices, data):
+            for invoice in invoices:
+                services.invoice_void(
+                    actor=request.user, invoice=invoice, reason=data["reason"]
+                )
+            return f"{len(invoices)} invoice(s) voided."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Void invoices",
+            perform=perform,
+            form_class=OptionalReasonForm,
+            danger=True,
+            button="Void",
+        )
+
     list_display = (
         "number",
         "organization",

@@ -58,12 +58,21 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
     """Limit a queryset (of a model or its history) to what `user` may see.
 
     Organizations by id, users by membership, tenant-owned rows by organization;
-    global catalogues (plans) are left to the model permission.
+    global catalogues (plans) are left to the model permission. A user pinned to
+    one organization (`user.pinned_organization_id`, set by the tenant switcher)
+    sees only that one.
     """
     rule = scope_rule(queryset.model)
-    if rule == "global" or sees_all_organizations(user):
+    if rule == "global":
         return queryset
-    visible = organizations_visible_to(user).values("pk")
+    pinned = getattr(user, "pinned_organization_id", None)
+    if pinned is None and sees_all_organizations(user):
+        return queryset
+    visible = organizations_visible_to(user)
+    if pinned is not None:
+        # The tenant switcher pins the whole admin to one organization.
+        visible = visible.filter(pk=pinned)
+    visible = visible.values("pk")
     if rule == "organization":
         return queryset.filter(id__in=visible)
     if rule == "user":

@@ -3,7 +3,9 @@
 import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm
 
@@ -182,3 +184,133 @@ def support_revoke(*, actor, organization: Organization, agent: User) -> bool:
         changes={"permission": SUPPORT_PERMISSION},
     )
     return True
+
+
+# --- Tenant and billing actions ------------------------------------------------------
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError(
+            {"reason": "Give a reason (it is kept in the audit log)."}
+        )
+    return reason
+
+
+@transaction.atomic
+def organization_suspend(*, actor, organization: Organization, reason: str) -> None:
+    """Suspend an active organization; the reason is kept on history and audit."""
+    reason = _required_reason(reason)
+    if organization.status == Organization.Status.SUSPENDED:
+        raise ValidationError(f"{organization} is already suspended.")
+    record_update(
+        actor=actor,
+        instance=organization,
+        data={"status": Organization.Status.SUSPENDED},
+        reason=reason,
+    )
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.SUSPEND,
+        organization=organization,
+        target=organization,
+        changes={"reason": reason},
+    )
+
+
+@transaction.atomic
+def organization_reactivate(*, actor, organization: Organization, reason: str) -> None:
+    reason = _required_reason(reason)
+    if organization.status == Organization.Status.ACTIVE:
+        raise ValidationError(f"{organization} is already active.")
+    record_update(
+        actor=actor,
+        instance=organization,
+        data={"status": Organization.Status.ACTIVE},
+        reason=reason,
+    )
+    audit_event_record(
+        actor=actor,
+        action=AuditEvent.Action.REACTIVATE,
+        organization=organization,
+        target=organization,
+        changes={"reason": reason},
+    )
+
+
+def organization_change_plan(
+    *, actor, organization: Organization, plan_tier: str
+) -> dict:
+    if plan_tier not in PlanTier.values:
+        raise ValidationError({"plan_tier": f"Unknown plan tier {plan_tier!r}."})
+    return record_update(
+        actor=actor, instance=organization, data={"plan_tier": plan_tier}
+    )
+
+
+MAX_EXTENSION_DAYS = 366
+
+
+def subscription_extend(*, actor, subscription: Subscription, days: int) -> dict:
+    """Push the current period's end back by `days` (1 to 366)."""
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise ValidationError({"days": f"Extend by 1 to {MAX_EXTENSION_DAYS} days."})
+    if subscription.status in (
+        Subscription.Status.CANCELLED,
+        Subscription.Status.EXPIRED,
+    ):
+        raise ValidationError(
+            f"A {subscription.get_status_display().lower()} subscription cannot be "
+            "extended; create a new one."
+        )
+    return record_update(
+        actor=actor,
+        instance=subscription,
+        data={
+            "current_period_end": subscription.current_period_end
+            + dt.timedelta(days=days)
+        },
+        reason=f"extended by {days} days",
+    )
+
+
+def subscription_cancel(*, actor, subscription: Subscription, reason: str = "") -> dict:
+    if subscription.status in (
+        Subscription.Status.CANCELLED,
+        Subscription.Status.EXPIRED,
+    ):
+        raise ValidationError(f"Subscription {subscription.pk} is already ended.")
+    return record_update(
+        actor=actor,
+        instance=subscription,
+        data={"status": Subscription.Status.CANCELLED, "cancelled_at": timezone.now()},
+        reason=reason.strip() or "cancelled",
+    )
+
+
+def invoice_mark_paid(*, actor, invoice: Invoice, paid_at=None) -> dict:
+    if invoice.status != Invoice.Status.OPEN:
+        raise ValidationError(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; "
+            "only open invoices can be marked paid."
+        )
+    return record_update(
+        actor=actor,
+        instance=invoice,
+        data={"status": Invoice.Status.PAID, "paid_at": paid_at or timezone.now()},
+    )
+
+
+def invoice_void(*, actor, invoice: Invoice, reason: str = "") -> dict:
+    if invoice.status not in (Invoice.Status.DRAFT, Invoice.Status.OPEN):
+        raise ValidationError(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; "
+            "only draft or open invoices can be voided."
+        )
+    return record_update(
+        actor=actor,
+        instance=invoice,
+        data={"status": Invoice.Status.VOID},
+        reason=reason.strip() or "voided",
+    )

@@ -1,12 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import Http404
+from django.shortcuts import redirect
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateFilter,
 )
-from unfold.decorators import display
+from unfold.decorators import action, display
 
-from admin_theme.admin import BaseAdmin, BaseTabularInline
+from admin_theme.actions import confirmed_action
+from admin_theme.admin import BaseAdmin, BaseTabularInline, TrashMixin
 from admin_theme.filters import ScopedAutocompleteFilter
+from tenants import selectors
+from work import services
+from work.admin_forms import AssignForm, DueDateForm, MoveForm, StatusForm
 from work.models import Comment, Notification, Project, Tag, Task
 
 TASK_STATUS_COLORS = {
@@ -24,7 +30,7 @@ PRIORITY_COLORS = {
 
 
 @admin.register(Project)
-class ProjectAdmin(BaseAdmin):
+class ProjectAdmin(TrashMixin, BaseAdmin):
     list_display = (
         "key",
         "name",
@@ -60,7 +66,7 @@ class CommentInline(BaseTabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(BaseAdmin):
+class TaskAdmin(TrashMixin, BaseAdmin):
     list_display = (
         "id",
         "title",
@@ -105,6 +111,17 @@ class TaskAdmin(BaseAdmin):
         ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
     )
 
+    actions = [
+        "assign",
+        "change_status",
+        "set_due_date",
+        "move",
+        "move_to_trash",
+        "restore_from_trash",
+    ]
+    actions_row = ["mark_done"]
+    actions_detail = ["mark_done_detail"]
+
     @display(description="Status", ordering="status", label=TASK_STATUS_COLORS)
     def display_status(self, obj):
         return obj.status
@@ -113,9 +130,125 @@ class TaskAdmin(BaseAdmin):
     def display_priority(self, obj):
         return obj.get_priority_display()
 
+    # --- actions: each confirms, then calls a service -----------------------------
+    @admin.action(description="Assign to…", permissions=["change"])
+    def assign(self, request, queryset):
+        def perform(tasks, data):
+            count = services.tasks_assign(
+                actor=request.user, tasks=tasks, assignee=data["assignee"]
+            )
+            return f"{count} task(s) assigned to {data['assignee'].email}."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Assign tasks",
+            perform=perform,
+            form_class=AssignForm,
+            form_kwargs={"tasks": queryset},
+            button="Assign",
+        )
+
+    @admin.action(description="Change status…", permissions=["change"])
+    def change_status(self, request, queryset):
+        def perform(tasks, data):
+            count = services.tasks_set_status(
+                actor=request.user, tasks=tasks, status=data["status"]
+            )
+            label = Task.Status(data["status"]).label
+            return f"{count} task(s) moved to {label}."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Change status",
+            perform=perform,
+            form_class=StatusForm,
+        )
+
+    @admin.action(description="Set due date…", permissions=["change"])
+    def set_due_date(self, request, queryset):
+        def perform(tasks, data):
+            count = services.tasks_set_due_date(
+                actor=request.user, tasks=tasks, due_date=data["due_date"]
+            )
+            when = data["due_date"] or "no due date"
+            return f"{count} task(s) now due {when}."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Set due date",
+            perform=perform,
+            form_class=DueDateForm,
+        )
+
+    @admin.action(description="Move to project…", permissions=["change"])
+    def move(self, request, queryset):
+        if queryset.values("organization_id").distinct().count() > 1:
+            self.message_user(
+                request,
+                "The selected tasks belong to several organizations; tasks can only "
+                "move within one organization. Filter by organization first.",
+                messages.ERROR,
+            )
+            return None
+        projects = selectors.scope_to_user(Project.objects.all(), request.user)
+
+        def perform(tasks, data):
+            count = services.tasks_move(
+                actor=request.user, tasks=tasks, project=data["project"]
+            )
+            return f"{count} task(s) moved to {data['project']}."
+
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Move tasks",
+            perform=perform,
+            form_class=MoveForm,
+            form_kwargs={"tasks": queryset, "projects": projects},
+            button="Move",
+        )
+
+    def _mark_done(self, request, object_id):
+        """Row and detail action: confirm (GET shows the page), then mark done."""
+        tasks = self.get_queryset(request).filter(pk=object_id)
+        if not tasks.exists():
+            raise Http404
+
+        def perform(selected, data):
+            services.tasks_set_status(
+                actor=request.user, tasks=selected, status=Task.Status.DONE
+            )
+            return f"{selected[0]} marked done."
+
+        return confirmed_action(
+            self,
+            request,
+            tasks,
+            title="Mark the task done",
+            perform=perform,
+            button="Mark done",
+        )
+
+    @action(description="Mark done", icon="check", permissions=["change"])
+    def mark_done(self, request, object_id):
+        response = self._mark_done(request, object_id)
+        return response or redirect("admin:work_task_changelist")
+
+    @action(description="Mark done", icon="check", permissions=["change"])
+    def mark_done_detail(self, request, object_id):
+        response = self._mark_done(request, object_id)
+        return response or redirect("admin:work_task_change", object_id)
+
 
 @admin.register(Comment)
-class CommentAdmin(BaseAdmin):
+class CommentAdmin(TrashMixin, BaseAdmin):
     list_display = ("id", "task", "author", "is_edited", "created_at")
     list_select_related = ("task", "author")
     list_filter = (("organization", ScopedAutocompleteFilter), "is_edited")

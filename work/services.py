@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from audit.services import record_create, record_update
-from tenants.models import Organization, User
+from audit.services import record_bulk_update, record_create, record_update
+from tenants.models import Membership, Organization, User
 from work.models import Comment, Project, Tag, Task
 
 
@@ -118,4 +118,92 @@ def comment_edit(*, actor, comment: Comment, content: str) -> dict:
         actor=actor,
         instance=comment,
         data={"content": content, "is_edited": True, "edit_history": edit_history},
+    )
+
+
+# --- Bulk task actions: all-or-nothing, one history row per task, one audit event ----
+
+
+def _single_organization_id(tasks) -> int | None:
+    ids = {task.organization_id for task in tasks}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def _organization_of_bulk(tasks):
+    organization_id = _single_organization_id(tasks)
+    return Organization(pk=organization_id) if organization_id else None
+
+
+@transaction.atomic
+def tasks_assign(*, actor, tasks: list[Task], assignee: User | None) -> int:
+    """Assign tasks to a member of their organization (None unassigns them)."""
+    if assignee is not None:
+        member_of = set(
+            Membership.objects.filter(user=assignee).values_list(
+                "organization_id", flat=True
+            )
+        )
+        outside = [task for task in tasks if task.organization_id not in member_of]
+        if outside:
+            raise ValidationError(
+                f"{assignee.email} is not a member of the organization of "
+                f"{len(outside)} selected task(s); nothing was assigned."
+            )
+    return record_bulk_update(
+        actor=actor,
+        instances=tasks,
+        data={"assignee_id": assignee.pk if assignee else None},
+        action="assign",
+        organization=_organization_of_bulk(tasks),
+    )
+
+
+@transaction.atomic
+def tasks_set_status(*, actor, tasks: list[Task], status: str) -> int:
+    """Move tasks to `status`; DONE stamps completed_at, leaving DONE clears it."""
+    if status not in Task.Status.values:
+        raise ValidationError(f"Unknown status {status!r}.")
+    moving = [task for task in tasks if task.status != status]
+    done = status == Task.Status.DONE
+    changed = record_bulk_update(
+        actor=actor,
+        instances=moving,
+        data={"status": status, "completed_at": timezone.now() if done else None},
+        action="change_status",
+        organization=_organization_of_bulk(tasks),
+    )
+    return changed
+
+
+@transaction.atomic
+def tasks_set_due_date(*, actor, tasks: list[Task], due_date: dt.date | None) -> int:
+    return record_bulk_update(
+        actor=actor,
+        instances=tasks,
+        data={"due_date": due_date},
+        action="set_due_date",
+        organization=_organization_of_bulk(tasks),
+    )
+
+
+@transaction.atomic
+def tasks_move(*, actor, tasks: list[Task], project: Project) -> int:
+    """Move tasks to another project of the same organization."""
+    organization_ids = {task.organization_id for task in tasks}
+    if len(organization_ids) > 1:
+        raise ValidationError(
+            f"The selected tasks belong to {len(organization_ids)} organizations; "
+            "tasks can only move within one organization. Filter by organization "
+            "and try again."
+        )
+    if organization_ids and project.organization_id not in organization_ids:
+        raise ValidationError(
+            f"Project {project.key} belongs to another organization than the tasks."
+        )
+    return record_bulk_update(
+        actor=actor,
+        instances=tasks,
+        data={"project_id": project.pk},
+        action="move",
+        organization=project.organization,
     )

@@ -230,3 +230,11 @@ SESSION_COOKIE_AGE = env.int("SESSION_MAX_AGE", default=12 * 60 * 60)
 # Two-factor (TOTP, recovery codes) for staff on every /admin/ page.
 REQUIRE_2FA = env.bool("REQUIRE_2FA", default=False)
 OTP_TOTP_ISSUER = "Back-office"
+
+# --- Admin theme: overrides of Unfold's helper templates, humanized numbers ---------
+INSTALLED_APPS += ["django.contrib.humanize"]
+TEMPLATES[0]["DIRS"] = [BASE_DIR / "admin_theme" / "overrides"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "admin_theme.tenant_pin.PinnedOrganizationMiddleware",
+)

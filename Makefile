@@ -31,6 +31,7 @@ $(VENV)/.browser: $(VENV)/.installed
 run: setup
 	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py register_schedules
 	$(PY) manage.py seed_demo --if-empty
 	@echo "Back-office: http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server and the job cluster)"
 	@trap 'kill 0' EXIT; \

@@ -1,11 +1,13 @@
 """Reads of tenants, and the one place that decides which organizations a user sees."""
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from tenants.models import (
     Membership,
     Organization,
     OrganizationUserObjectPermission,
+    Subscription,
     User,
 )
 
@@ -88,3 +90,32 @@ def is_visible(user, obj) -> bool:
     """Whether one object is inside `user`'s view."""
     model = type(obj)
     return scope_to_user(model._base_manager.filter(pk=obj.pk), user).exists()
+
+
+LIVE_SUBSCRIPTION_STATUSES = (
+    Subscription.Status.TRIALING,
+    Subscription.Status.ACTIVE,
+    Subscription.Status.PAST_DUE,
+)
+
+
+def organization_has_current_subscription(*, organization: Organization) -> bool:
+    """Whether a live subscription of `organization` runs past now."""
+    return Subscription.objects.filter(
+        organization=organization,
+        status__in=LIVE_SUBSCRIPTION_STATUSES,
+        current_period_end__gt=timezone.now(),
+    ).exists()
+
+
+def organization_admin_emails(*, organization: Organization) -> list[str]:
+    """The addresses of the active owners and admins of `organization`."""
+    return list(
+        Membership.objects.filter(
+            organization=organization,
+            role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+            user__is_active=True,
+        )
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )

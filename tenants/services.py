@@ -2,10 +2,12 @@
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import assign_perm
 
@@ -21,7 +23,10 @@ from tenants.models import (
     Subscription,
     User,
 )
-from tenants.selectors import SUPPORT_PERMISSION
+from tenants.selectors import (
+    SUPPORT_PERMISSION,
+    organization_has_current_subscription,
+)
 
 
 def organization_create(
@@ -54,10 +59,12 @@ def user_create(
 def membership_create(
     *, actor, organization: Organization, user: User, role: str = Membership.Role.MEMBER
 ) -> Membership:
-    return record_create(
+    membership = record_create(
         actor=actor,
         instance=Membership(organization=organization, user=user, role=role),
     )
+    membership_welcome_queue(membership=membership)
+    return membership
 
 
 def plan_create(
@@ -184,6 +191,81 @@ def support_revoke(*, actor, organization: Organization, agent: User) -> bool:
         changes={"permission": SUPPORT_PERMISSION},
     )
     return True
+
+
+# --- Jobs: their audit record and the side effects they queue ------------------------
+
+
+def job_run_record(
+    *, job: str, summary: dict, target=None, organization=None
+) -> AuditEvent:
+    """The `job_run` audit event of one run of `job`, by the system actor."""
+    if organization is None and target is not None:
+        organization = (
+            target
+            if isinstance(target, Organization)
+            else getattr(target, "organization", None)
+        )
+    return audit_event_record(
+        actor=system_actor(),
+        action=AuditEvent.Action.JOB_RUN,
+        organization=organization,
+        target=target,
+        changes={"job": job, **summary},
+    )
+
+
+def job_queue(func: str, **kwargs) -> str:
+    """Queue the django-q2 task `func` now; returns its id.
+
+    Always inside a transaction: outside one, django-q2's database broker closes
+    the caller's connection (close_old_connections), and with it the server-side
+    cursor of a job that queues while it iterates.
+    """
+    with transaction.atomic():
+        return async_task(func, **kwargs)
+
+
+def job_queue_on_commit(func: str, **kwargs) -> None:
+    """Queue the django-q2 task `func` once the current transaction commits."""
+    transaction.on_commit(partial(job_queue, func, **kwargs), robust=True)
+
+
+def membership_welcome_queue(*, membership: Membership) -> None:
+    """After commit, queue the welcome notification and email of a new member."""
+    job_queue_on_commit("work.jobs.membership_welcome", membership_id=membership.pk)
+
+
+@transaction.atomic
+def organization_subscriptions_expire(
+    *, actor, organization: Organization, subscriptions: list[Subscription]
+) -> dict:
+    """Mark ended subscriptions expired. Unless a current subscription remains, move
+    the organization to the free tier and, after commit, queue one email to its
+    owners and admins.
+
+    Returns {"subscriptions": [ids], "plan_tier": [old, new]} (no "plan_tier" when
+    the tier did not change).
+    """
+    for subscription in subscriptions:
+        record_update(
+            actor=actor,
+            instance=subscription,
+            data={"status": Subscription.Status.EXPIRED},
+            reason="Subscription period ended",
+        )
+    ids = sorted(subscription.pk for subscription in subscriptions)
+    if organization_has_current_subscription(organization=organization):
+        return {"subscriptions": ids}
+    changes = organization_update(
+        actor=actor, organization=organization, plan_tier=PlanTier.FREE
+    )
+    job_queue_on_commit(
+        "tenants.jobs.subscription_expired_email",
+        organization_id=organization.pk,
+        subscription_ids=ids,
+    )
+    return {"subscriptions": ids, **changes}
 
 
 # --- Tenant and billing actions ------------------------------------------------------

@@ -3,13 +3,21 @@
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, router, transaction
+from django.db.models.deletion import Collector, ProtectedError
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from audit.services import record_bulk_update, record_create, record_update
+from audit.models import AuditEvent
+from audit.services import (
+    audit_event_record,
+    record_bulk_update,
+    record_create,
+    record_update,
+)
 from tenants.models import Membership, Organization, User
-from work.models import Comment, Project, Tag, Task
+from tenants.services import job_queue_on_commit
+from work.models import Comment, Notification, Project, Tag, Task
 
 
 def project_create(
@@ -85,7 +93,10 @@ def task_update(*, actor, task: Task, reason: str | None = None, **data) -> dict
             data["completed_at"] = timezone.now()
         elif not done:
             data["completed_at"] = None
-    return record_update(actor=actor, instance=task, data=data, reason=reason)
+    changes = record_update(actor=actor, instance=task, data=data, reason=reason)
+    if "completed_at" in changes and task.status == Task.Status.DONE:
+        task_done_notification_queue(task=task)
+    return changes
 
 
 def comment_create(*, actor, task: Task, content: str) -> Comment:
@@ -119,6 +130,82 @@ def comment_edit(*, actor, comment: Comment, content: str) -> dict:
         instance=comment,
         data={"content": content, "is_edited": True, "edit_history": edit_history},
     )
+
+
+# --- Notifications and the trash, for jobs ------------------------------------------
+
+
+def notification_create(
+    *, actor, organization_id: int, recipient: User, category: str, message: str
+) -> Notification:
+    return record_create(
+        actor=actor,
+        instance=Notification(
+            organization_id=organization_id,
+            recipient=recipient,
+            category=category,
+            message=message[:500],
+        ),
+    )
+
+
+def task_done_notification_queue(*, task: Task) -> None:
+    """After commit, queue the "task done" notification and email of the assignee."""
+    if task.assignee_id is None:
+        return
+    job_queue_on_commit(
+        "work.jobs.task_done_notify",
+        task_id=task.pk,
+        completed_at=task.completed_at.isoformat(),
+    )
+
+
+def _deletion(*, actor, instance: models.Model) -> Collector:
+    """What deleting `instance` removes, each row stamped with `actor` for its
+    history row. Raises ProtectedError when protected rows depend on it."""
+    collector = Collector(using=router.db_for_write(type(instance)), origin=instance)
+    collector.collect([instance])
+    for rows in collector.data.values():
+        for row in rows:
+            row._history_user = actor
+    return collector
+
+
+@transaction.atomic
+def trash_purge(
+    *, actor, model: type[models.Model], pks: list, deleted_before: dt.datetime
+) -> dict[str, int]:
+    """Hard-delete the rows of `pks` still in the trash since before `deleted_before`.
+
+    Their history is kept (each deleted row, cascades included, gets a deletion
+    history row by `actor`) and each gets a `delete` audit event. A row that
+    protected rows (invoices) depend on is kept. Returns {"deleted": n, "protected": n}.
+    """
+    counts = {"deleted": 0, "protected": 0}
+    rows = model.all_objects.filter(pk__in=pks, deleted_at__lt=deleted_before)
+    if model is not Organization:
+        rows = rows.select_related("organization")
+    for instance in rows.select_for_update(of=("self",)).order_by("pk"):
+        try:
+            deletion = _deletion(actor=actor, instance=instance)
+        except ProtectedError:
+            counts["protected"] += 1
+            continue
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            organization=instance
+            if isinstance(instance, Organization)
+            else instance.organization,
+            target=instance,
+            changes={
+                "deleted_at": instance.deleted_at.isoformat(),
+                "rows": {m._meta.label: len(r) for m, r in deletion.data.items()},
+            },
+        )
+        deletion.delete()
+        counts["deleted"] += 1
+    return counts
 
 
 # --- Bulk task actions: all-or-nothing, one history row per task, one audit event ----

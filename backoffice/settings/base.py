@@ -138,6 +138,15 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
+# The functions a schedule may run: `register_schedules` and the schedule admin
+# accept nothing else.
+JOB_FUNCTIONS_ALLOWED = [
+    "tenants.jobs.sync_expired_subscriptions",
+    "work.jobs.cleanup_soft_deleted_records",
+    "work.jobs.generate_weekly_digest",
+    "work.jobs.remind_overdue_tasks",
+]
+
 # django-q2: the ORM broker needs no extra server; Redis when REDIS_URL is set.
 REDIS_URL = env("REDIS_URL", default="")
 Q_CLUSTER = {

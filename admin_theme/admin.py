@@ -15,6 +15,7 @@ from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
+from admin_theme import search  # noqa: F401  (registers trgm_icontains)
 from admin_theme.actions import confirmed_action
 from admin_theme.paginator import EstimatedCountPaginator
 from audit.services import (
@@ -25,6 +26,7 @@ from audit.services import (
     records_soft_delete,
 )
 from tenants import selectors
+from tenants.models import Organization
 
 
 def _scoped_choices(db_field, request, kwargs) -> dict:
@@ -58,6 +60,16 @@ class ScopedAdminMixin(ScopedFormFieldsMixin):
     def get_queryset(self, request):
         """The model's rows that the user's organizations allow, nothing else."""
         return selectors.scope_to_user(super().get_queryset(request), request.user)
+
+    def get_search_results(self, request, queryset, search_term):
+        """The declared search fields, plus the row's id when the term is a number."""
+        results, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        term = search_term.strip().lstrip("#")
+        if term.isdigit() and len(term) < 19:
+            results |= queryset.filter(pk=int(term))
+        return results, may_have_duplicates
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django redirects to the index with "doesn't exist"; a foreign id must be
@@ -144,20 +156,53 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Form saves go through the audit services: history with actor, audit event."""
-        if not change:
-            record_create(actor=request.user, instance=obj)
-            return
-        original = type(obj)._base_manager.get(pk=obj.pk)
-        concrete = {
-            f.name
-            for f in obj._meta.concrete_fields
-            if not isinstance(f, models.ManyToManyField)
-        }
-        data = {
-            name: getattr(obj, name) for name in form.changed_data if name in concrete
-        }
-        record_update(actor=request.user, instance=original, data=data)
-        obj.refresh_from_db()
+        save_through_services(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows too: new rows take the parent's organization, and every row
+        is saved through the audit services; removed rows keep their history."""
+        parent = form.instance
+        organization_id = (
+            parent.pk if isinstance(parent, Organization) else parent.organization_id
+        )
+        instances = formset.save(commit=False)
+        for removed in formset.deleted_objects:
+            removed._history_user = request.user
+            removed.delete()
+        forms_by_instance = {id(f.instance): f for f in formset.forms}
+        for instance in instances:
+            adding = instance._state.adding
+            if adding and hasattr(instance, "organization_id"):
+                instance.organization_id = organization_id
+            self.prepare_inline_instance(request, instance, adding)
+            save_through_services(
+                request, instance, forms_by_instance[id(instance)], not adding
+            )
+        formset.save_m2m()
+
+    def prepare_inline_instance(self, request, instance, adding: bool) -> None:
+        """Hook for admins whose inline rows need more than the parent (an author)."""
+
+
+def save_through_services(request, obj, form, change) -> None:
+    """Create or update `obj` from an admin form via the audit services."""
+    if not change:
+        record_create(actor=request.user, instance=obj)
+        return
+    original = type(obj)._base_manager.get(pk=obj.pk)
+    concrete = {
+        f.name
+        for f in obj._meta.concrete_fields
+        if not isinstance(f, models.ManyToManyField)
+    }
+    data = {name: getattr(obj, name) for name in form.changed_data if name in concrete}
+    record_update(
+        actor=request.user,
+        instance=original,
+        data=data,
+        expected_version=form.cleaned_data.get("version_seen"),
+    )
+    obj.refresh_from_db()
 
 
 class ScopedInlineMixin(ScopedFormFieldsMixin):

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
@@ -13,12 +17,13 @@ from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from admin_theme.actions import confirmed_action
-from admin_theme.admin import BaseAdmin, TrashMixin
+from admin_theme.admin import BaseAdmin, BaseTabularInline, TrashMixin
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import services
 from tenants.admin_forms import ExtendForm, OptionalReasonForm, PlanTierForm, ReasonForm
 from tenants.admin_support import SupportAgentsMixin
 from tenants.models import Invoice, Membership, Organization, Plan, Subscription, User
+from work.models import Project
 
 STATUS_COLORS = {
     "active": "success",
@@ -40,6 +45,74 @@ TIER_COLORS = {
 }
 
 
+def _count(queryset_or_model):
+    """A correlated COUNT of the organization's rows of a model, for annotate()."""
+    queryset = (
+        queryset_or_model._default_manager.all()
+        if isinstance(queryset_or_model, type)
+        else queryset_or_model
+    )
+    rows = (
+        queryset.filter(organization=OuterRef("pk")).order_by().values("organization")
+    )
+    return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")), 0)
+
+
+def _changelist_link(app_label, model, organization, count):
+    url = reverse(f"admin:{app_label}_{model}_changelist")
+    return format_html(
+        '<a class="text-primary-600" href="{}?organization__id__exact={}">{}</a>',
+        url,
+        organization.pk,
+        count,
+    )
+
+
+class MembershipInline(BaseTabularInline):
+    model = Membership
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("user",)
+    per_page = 10
+    tab = True
+
+
+class SubscriptionInline(BaseTabularInline):
+    model = Subscription
+    fields = ("plan", "status", "current_period_start", "current_period_end")
+    readonly_fields = fields
+    per_page = 5
+    tab = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class InvoiceInline(BaseTabularInline):
+    model = Invoice
+    fields = ("number", "amount", "currency", "status", "issued_on", "due_on")
+    readonly_fields = fields
+    per_page = 10
+    tab = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ProjectInline(BaseTabularInline):
+    model = Project
+    fields = ("key", "name", "status", "owner")
+    readonly_fields = fields
+    per_page = 10
+    tab = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Organization)
 class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     actions = [
@@ -50,20 +123,74 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
         "restore_from_trash",
     ]
     actions_detail = ["open_support_agents", "suspend_detail", "reactivate_detail"]
-    list_display = ("name", "slug", "display_status", "display_tier", "created_at")
+    list_display = (
+        "name",
+        "slug",
+        "display_status",
+        "display_tier",
+        "display_members",
+        "display_projects",
+        "created_at",
+    )
     list_filter = (
         ("status", ChoicesDropdownFilter),
         ("plan_tier", ChoicesDropdownFilter),
         ("created_at", RangeDateFilter),
     )
     list_filter_submit = True
-    search_fields = ("name", "slug")
+    search_fields = ("name__trgm_icontains", "=slug")
     prepopulated_fields = {"slug": ("name",)}
     ordering = ("name",)
+    readonly_fields = ("display_related",)
     fieldsets = (
-        (None, {"fields": ("name", "slug", "status", "plan_tier")}),
-        ("Record", {"fields": ("created_at", "updated_at", "deleted_at")}),
+        (None, {"fields": ("name", "slug", "status", "plan_tier"), "classes": ["tab"]}),
+        ("Related", {"fields": ("display_related",), "classes": ["tab"]}),
+        (
+            "Record",
+            {"fields": ("created_at", "updated_at", "deleted_at"), "classes": ["tab"]},
+        ),
     )
+    inlines = (MembershipInline, SubscriptionInline, InvoiceInline, ProjectInline)
+
+    def get_queryset(self, request):
+        """Member and project counts as annotations: no query per row."""
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                member_count=_count(Membership),
+                project_count=_count(
+                    Project.all_objects.filter(deleted_at__isnull=True)
+                ),
+            )
+        )
+
+    @display(description="Members", ordering="member_count")
+    def display_members(self, obj):
+        return _changelist_link("tenants", "membership", obj, obj.member_count)
+
+    @display(description="Projects", ordering="project_count")
+    def display_projects(self, obj):
+        return _changelist_link("work", "project", obj, obj.project_count)
+
+    @display(description="Related lists")
+    def display_related(self, obj):
+        links = [
+            ("work", "task", "Tasks"),
+            ("work", "project", "Projects"),
+            ("tenants", "membership", "Members"),
+            ("tenants", "subscription", "Subscriptions"),
+            ("tenants", "invoice", "Invoices"),
+            ("audit", "auditevent", "Audit events"),
+        ]
+        return format_html_join(
+            " · ",
+            '<a class="text-primary-600" href="{}?organization__id__exact={}">{}</a>',
+            (
+                (reverse(f"admin:{app}_{model}_changelist"), obj.pk, label)
+                for app, model, label in links
+            ),
+        )
 
     @display(description="Status", ordering="status", label=STATUS_COLORS)
     def display_status(self, obj):
@@ -166,7 +293,7 @@ class UserAdmin(BaseAdmin, DjangoUserAdmin):
     change_password_form = AdminPasswordChangeForm
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
-    search_fields = ("email", "full_name")
+    search_fields = ("email__trgm_icontains", "full_name__trgm_icontains")
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
     fieldsets = (
@@ -211,7 +338,10 @@ class MembershipAdmin(BaseAdmin):
         ("role", ChoicesDropdownFilter),
     )
     list_filter_submit = True
-    search_fields = ("user__email", "organization__name")
+    search_fields = (
+        "user__email__trgm_icontains",
+        "organization__name__trgm_icontains",
+    )
     autocomplete_fields = ("user", "organization")
     ordering = ("-created_at",)
 
@@ -295,7 +425,7 @@ class SubscriptionAdmin(BaseAdmin):
         ("current_period_end", RangeDateFilter),
     )
     list_filter_submit = True
-    search_fields = ("organization__name", "plan__name")
+    search_fields = ("organization__name__trgm_icontains", "=plan__code")
     autocomplete_fields = ("organization",)
     ordering = ("-current_period_end",)
 
@@ -362,7 +492,7 @@ class InvoiceAdmin(BaseAdmin):
         ("due_on", RangeDateFilter),
     )
     list_filter_submit = True
-    search_fields = ("number", "organization__name")
+    search_fields = ("=number", "organization__name__trgm_icontains")
     autocomplete_fields = ("organization", "subscription")
     ordering = ("-issued_on", "-id")
 

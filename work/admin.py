@@ -29,8 +29,26 @@ PRIORITY_COLORS = {
 }
 
 
+class TaskInline(BaseTabularInline):
+    """The project's tasks, a page at a time (projects can hold 100k tasks)."""
+
+    model = Task
+    fields = ("title", "status", "priority", "assignee", "due_date")
+    autocomplete_fields = ("assignee",)
+    per_page = 20
+    tab = True
+    ordering = ("-created_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("assignee")
+
+    def has_add_permission(self, request, obj=None):
+        return False  # tasks are created from the task list, with their organization
+
+
 @admin.register(Project)
 class ProjectAdmin(TrashMixin, BaseAdmin):
+    inlines = (TaskInline,)
     list_display = (
         "key",
         "name",
@@ -45,7 +63,7 @@ class ProjectAdmin(TrashMixin, BaseAdmin):
         ("status", ChoicesDropdownFilter),
     )
     list_filter_submit = True
-    search_fields = ("name", "=key")
+    search_fields = ("name__trgm_icontains", "=key")
     autocomplete_fields = ("organization", "owner")
     ordering = ("organization_id", "key")
 
@@ -87,7 +105,7 @@ class TaskAdmin(TrashMixin, BaseAdmin):
         ("due_date", RangeDateFilter),
     )
     list_filter_submit = True
-    search_fields = ("title",)
+    search_fields = ("title__trgm_icontains",)
     autocomplete_fields = ("organization", "project", "assignee", "reporter", "tags")
     ordering = ("-created_at", "-id")
     inlines = (CommentInline,)
@@ -215,6 +233,11 @@ class TaskAdmin(TrashMixin, BaseAdmin):
             button="Move",
         )
 
+    def prepare_inline_instance(self, request, instance, adding):
+        """A comment added on the task page is written by whoever adds it."""
+        if adding and isinstance(instance, Comment):
+            instance.author = request.user
+
     def _mark_done(self, request, object_id):
         """Row and detail action: confirm (GET shows the page), then mark done."""
         tasks = self.get_queryset(request).filter(pk=object_id)
@@ -253,7 +276,7 @@ class CommentAdmin(TrashMixin, BaseAdmin):
     list_select_related = ("task", "author")
     list_filter = (("organization", ScopedAutocompleteFilter), "is_edited")
     list_filter_submit = True
-    search_fields = ("=task__id",)
+    search_fields = ("content__trgm_icontains",)
     autocomplete_fields = ("organization", "task", "author")
     readonly_fields = ("is_edited", "edit_history")
     ordering = ("-created_at", "-id")
@@ -276,6 +299,6 @@ class NotificationAdmin(BaseAdmin):
     list_select_related = ("recipient",)
     list_filter = (("organization", ScopedAutocompleteFilter), "category")
     list_filter_submit = True
-    search_fields = ("message",)
+    search_fields = ("=recipient__email",)
     autocomplete_fields = ("organization", "recipient")
     ordering = ("-created_at", "-id")

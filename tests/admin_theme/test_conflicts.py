@@ -14,7 +14,7 @@ def _form_data(response):
     """The change form as the browser would post it back."""
     form = response.context["adminform"].form
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         value = form[name].value()
         if value is None:
             continue
@@ -67,3 +67,20 @@ def test_the_service_refuses_a_stale_version(superuser):
         )
     task.refresh_from_db()
     assert (task.title, task.version) == ("First edit", 2)
+
+
+def test_a_comment_added_inline_takes_the_task_organization_and_author(admin_client):
+    task = TaskFactory(title="Inline host")
+    url = reverse("admin:work_task_change", args=[task.pk])
+    data = _form_data(admin_client.get(url))
+    prefix = "comments"
+    data[f"{prefix}-TOTAL_FORMS"] = "1"
+    data[f"{prefix}-0-content"] = "<b>Looks</b> good"
+    data[f"{prefix}-0-task"] = str(task.pk)
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    comment = task.comments.get()
+    assert comment.organization_id == task.organization_id
+    assert comment.author.email == "root@example.com"
+    assert comment.content == "Looks good"
+    assert comment.history.get().history_user == comment.author

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.urls import reverse_lazy
 
+from admin_theme.dashboard import dashboard_figures, overdue_task_badge
+
 ENVIRONMENT_COLORS = {
     "prod": "danger",
     "staging": "warning",
@@ -18,8 +20,13 @@ def environment(request):
 
 
 def dashboard(request, context):
-    """Figures for the admin index (filled in by the dashboard issue)."""
+    """Figures for the admin index, scoped to the user (see admin_theme.dashboard)."""
+    context["dashboard"] = dashboard_figures(request.user)
     return context
+
+
+def overdue_tasks_badge(request):
+    return overdue_task_badge(request.user)
 
 
 def _item(title, icon, app_model):
@@ -51,7 +58,10 @@ def navigation(request):
             "separator": True,
             "items": [
                 _item("Projects", "folder", "work.project"),
-                _item("Tasks", "task_alt", "work.task"),
+                {
+                    **_item("Tasks", "task_alt", "work.task"),
+                    "badge": "admin_theme.callbacks.overdue_tasks_badge",
+                },
                 _item("Comments", "chat", "work.comment"),
                 _item("Tags", "sell", "work.tag"),
                 _item("Notifications", "notifications", "work.notification"),
@@ -77,3 +87,49 @@ def navigation(request):
             ],
         },
     ]
+
+
+PALETTE_MODELS = [
+    ("work", "task", "task_alt"),
+    ("work", "project", "folder"),
+    ("tenants", "organization", "apartment"),
+    ("tenants", "user", "person"),
+]
+PALETTE_LIMIT = 8
+
+
+def command_search(request, search_term):
+    """The command palette's records: each model searched through its admin (so
+    scoped to the user, pin included) and capped at a few hits per model."""
+    from django.contrib import admin
+    from django.urls import reverse
+    from unfold.dataclasses import SearchResult
+
+    results = []
+    for app_label, model_name, icon in PALETTE_MODELS:
+        model_admin = next(
+            (
+                model_admin
+                for model, model_admin in admin.site._registry.items()
+                if (model._meta.app_label, model._meta.model_name)
+                == (app_label, model_name)
+            ),
+            None,
+        )
+        if model_admin is None or not model_admin.has_view_permission(request):
+            continue
+        queryset, _ = model_admin.get_search_results(
+            request, model_admin.get_queryset(request), search_term
+        )
+        for obj in queryset[:PALETTE_LIMIT]:
+            results.append(
+                SearchResult(
+                    title=str(obj),
+                    description=obj._meta.verbose_name.capitalize(),
+                    link=reverse(
+                        f"admin:{app_label}_{model_name}_change", args=[obj.pk]
+                    ),
+                    icon=icon,
+                )
+            )
+    return results

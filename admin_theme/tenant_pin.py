@@ -47,11 +47,12 @@ class PinForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["organization"]
-        field.queryset = organizations_visible_to(user).filter(deleted_at__isnull=True)
-        # Searches organizations through the admin's (scoped) autocomplete.
+        # Searches organizations through the admin's (scoped) autocomplete; the
+        # widget is set before the queryset so the field hands it its choices.
         field.widget = AutocompleteSelect(
             Membership._meta.get_field("organization"), admin.site
         )
+        field.queryset = organizations_visible_to(user).filter(deleted_at__isnull=True)
 
 
 def _back(request) -> str:

@@ -242,6 +242,12 @@ OTP_TOTP_ISSUER = "Back-office"
 
 # --- Admin theme: overrides of Unfold's helper templates, humanized numbers ---------
 INSTALLED_APPS += ["django.contrib.humanize"]
+# The command palette searches records through admin_theme (scoped and capped).
+UNFOLD["COMMAND"] = {
+    "search_models": False,
+    "search_callback": "admin_theme.callbacks.command_search",
+    "show_history": True,
+}
 TEMPLATES[0]["DIRS"] = [BASE_DIR / "admin_theme" / "overrides"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,

@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from audit.history import AuditedHistoricalRecords
 from tenants.models import TimestampMixin
 
 
@@ -28,7 +28,7 @@ class SavedView(TimestampMixin, models.Model):
         related_name="+",
         help_text="Everyone in this role sees the view in their sidebar.",
     )
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["model", "name"]

@@ -12,7 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
-from simple_history.models import HistoricalRecords
+
+from audit.history import AuditedHistoricalRecords
 
 # --- Abstract mixins shared by every app -------------------------------------------
 
@@ -110,7 +111,7 @@ class Organization(TimestampMixin, SoftDeleteMixin, models.Model):
     plan_tier = models.CharField(
         max_length=16, choices=PlanTier.choices, default=PlanTier.FREE, db_index=True
     )
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -162,7 +163,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    history = AuditedHistoricalRecords(excluded_fields=["password", "last_login"])
 
     objects = UserManager()
 
@@ -198,7 +199,7 @@ class Membership(TimestampMixin, TenantMixin, models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["organization_id", "user_id"]
@@ -237,7 +238,7 @@ class Plan(TimestampMixin, models.Model):
     max_members = models.PositiveIntegerField(null=True, blank=True)
     max_projects = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["monthly_price", "code"]
@@ -268,7 +269,7 @@ class Subscription(TimestampMixin, VersionedMixin, TenantMixin, models.Model):
     current_period_start = models.DateTimeField()
     current_period_end = models.DateTimeField()
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-current_period_end"]
@@ -315,7 +316,7 @@ class Invoice(TimestampMixin, VersionedMixin, TenantMixin, models.Model):
     issued_on = models.DateField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-issued_on", "-id"]

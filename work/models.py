@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.html import strip_tags
-from simple_history.models import HistoricalRecords
 
+from audit.history import AuditedHistoricalRecords
 from tenants.models import (
     SoftDeleteManager,
     SoftDeleteMixin,
@@ -55,7 +55,7 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
         blank=True,
         related_name="owned_projects",
     )
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     objects = SoftDeleteManager.from_queryset(ProjectQuerySet)()
     all_objects = models.Manager.from_queryset(ProjectQuerySet)()
@@ -83,7 +83,7 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
 class Tag(TimestampMixin, TenantMixin, models.Model):
     name = models.CharField(max_length=50)
     color = models.CharField(max_length=16, default="primary")
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["organization_id", "name"]
@@ -151,7 +151,7 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
     completed_at = models.DateTimeField(null=True, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="tasks")
-    history = HistoricalRecords(m2m_fields=[tags])
+    history = AuditedHistoricalRecords(m2m_fields=[tags])
 
     objects = SoftDeleteManager.from_queryset(TaskQuerySet)()
     all_objects = models.Manager.from_queryset(TaskQuerySet)()
@@ -207,7 +207,7 @@ class Comment(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
     content = models.TextField(validators=[MaxLengthValidator(MAX_LENGTH)])
     is_edited = models.BooleanField(default=False)
     edit_history = models.JSONField(default=list, blank=True, editable=False)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -239,7 +239,7 @@ class Notification(TimestampMixin, TenantMixin, models.Model):
     category = models.CharField(max_length=32, choices=Category.choices)
     message = models.CharField(max_length=500)
     read_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = AuditedHistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -17,6 +17,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from admin_theme import search  # noqa: F401  (registers trgm_icontains)
 from admin_theme.actions import confirmed_action
+from admin_theme.models import SavedView
 from admin_theme.paginator import EstimatedCountPaginator
 from audit.services import (
     VersionConflict,
@@ -111,6 +112,7 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
     # Read-only bookkeeping shown on every change form when the model has it.
     audit_readonly_fields = ("created_at", "updated_at", "deleted_at")
     list_per_page = 50
+    list_before_template = "admin_theme/saved_views_bar.html"
     compressed_fields = True
     warn_unsaved_form = True
 
@@ -154,10 +156,6 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
             raise Http404
         return super().history_form_view(request, object_id, version_id, extra_context)
 
-    def save_model(self, request, obj, form, change):
-        """Form saves go through the audit services: history with actor, audit event."""
-        save_through_services(request, obj, form, change)
-
     def save_formset(self, request, form, formset, change):
         """Inline rows too: new rows take the parent's organization, and every row
         is saved through the audit services; removed rows keep their history."""
@@ -178,10 +176,21 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
             save_through_services(
                 request, instance, forms_by_instance[id(instance)], not adding
             )
+            if adding:
+                self.after_create(request, instance)
         formset.save_m2m()
+
+    def save_model(self, request, obj, form, change):
+        """Form saves go through the audit services: history with actor, audit event."""
+        save_through_services(request, obj, form, change)
+        if not change:
+            self.after_create(request, obj)
 
     def prepare_inline_instance(self, request, instance, adding: bool) -> None:
         """Hook for admins whose inline rows need more than the parent (an author)."""
+
+    def after_create(self, request, instance) -> None:
+        """Hook for the side effects a service queues on creation (welcome emails)."""
 
 
 def save_through_services(request, obj, form, change) -> None:
@@ -299,4 +308,23 @@ class TrashMixin:
             title=f"Restore {self.model._meta.verbose_name_plural}",
             perform=perform,
             button="Restore",
+        )
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(BaseAdmin):
+    """Saved views: everyone manages their own; platform admins see all."""
+
+    list_display = ("name", "model", "owner", "shared_with", "updated_at")
+    list_select_related = ("owner", "shared_with")
+    search_fields = ("name",)
+    ordering = ("model", "name")
+    list_before_template = None
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return (
+            queryset
+            if request.user.is_superuser
+            else queryset.filter(owner=request.user)
         )

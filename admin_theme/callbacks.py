@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import reverse_lazy
 
 from admin_theme.dashboard import dashboard_figures, overdue_task_badge
+from admin_theme.saved_views import sidebar_group
 
 ENVIRONMENT_COLORS = {
     "prod": "danger",
@@ -42,8 +43,10 @@ def _item(title, icon, app_model):
 
 
 def navigation(request):
-    """Sidebar groups; each item shows only to users who may view its model."""
-    return [
+    """Sidebar groups; each item shows only to users who may view its model.
+    The user's saved views (own and shared with their roles) come first."""
+    saved = sidebar_group(request) if request.user.is_authenticated else None
+    return ([saved] if saved else []) + [
         {
             "title": "Tenants",
             "separator": True,

@@ -152,6 +152,9 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     )
     inlines = (MembershipInline, SubscriptionInline, InvoiceInline, ProjectInline)
 
+    def after_create(self, request, instance):
+        _welcome_new_member(request, instance)  # members added inline
+
     def get_queryset(self, request):
         """Member and project counts as annotations: no query per row."""
         return (
@@ -276,7 +279,7 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     @action(
         description="Support agents",
         icon="support_agent",
-        permissions=["tenants.assign_support"],
+        permissions=["assign_support"],
     )
     def open_support_agents(self, request, object_id):
         return redirect("admin:tenants_organization_support", object_id)
@@ -329,8 +332,16 @@ class GroupAdmin(ModelAdmin):
     filter_horizontal = ("permissions",)
 
 
+def _welcome_new_member(request, instance) -> None:
+    if isinstance(instance, Membership):
+        services.membership_welcome_queue(membership=instance)
+
+
 @admin.register(Membership)
 class MembershipAdmin(BaseAdmin):
+    def after_create(self, request, instance):
+        _welcome_new_member(request, instance)
+
     list_display = ("user", "organization", "role", "created_at")
     list_select_related = ("user", "organization")
     list_filter = (

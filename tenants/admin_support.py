@@ -57,7 +57,7 @@ class SupportAgentsMixin:
             *urls,
         ]
 
-    def has_assign_support_permission(self, request) -> bool:
+    def has_assign_support_permission(self, request, object_id=None) -> bool:
         return request.user.has_perm("tenants.assign_support")
 
     def support_view(self, request, object_id):

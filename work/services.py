@@ -259,6 +259,9 @@ def tasks_set_status(*, actor, tasks: list[Task], status: str) -> int:
         action="change_status",
         organization=_organization_of_bulk(tasks),
     )
+    if done:
+        for task in moving:
+            task_done_notification_queue(task=task)
     return changed
 
 

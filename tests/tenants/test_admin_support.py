@@ -81,3 +81,40 @@ def test_support_agents_and_finance_cannot_open_the_page(client, org, support_ag
 def test_missing_organization_is_404(client, manager):
     client.force_login(manager)
     assert client.get(_url(999999)).status_code == 404
+
+
+def test_a_member_added_in_the_admin_gets_the_welcome_email(
+    admin_client, org, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.factories import UserFactory
+
+    newcomer = UserFactory(email="newcomer@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:tenants_membership_add"),
+            {"organization": org.pk, "user": newcomer.pk, "role": "member"},
+        )
+    assert response.status_code == 302
+    assert [m.to for m in mailoutbox] == [["newcomer@example.com"]]
+
+
+def test_bulk_done_notifies_each_assignee(
+    superuser, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.factories import MembershipFactory, TaskFactory
+    from work.models import Notification
+    from work.services import tasks_set_status
+
+    member = MembershipFactory().user
+    tasks = [
+        TaskFactory(
+            project__organization=member.memberships.get().organization, assignee=member
+        )
+        for _ in range(2)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks_set_status(actor=superuser, tasks=tasks, status="DONE")
+    assert (
+        Notification.objects.filter(recipient=member, category="task_done").count() == 2
+    )
+    assert len(mailoutbox) == 2

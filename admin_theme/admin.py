@@ -53,11 +53,15 @@ class ScopedFormFieldsMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class ScopedAdminMixin(ScopedFormFieldsMixin):
-    # No unbounded COUNT(*): exact up to 10,000 rows, PostgreSQL's estimate beyond.
+class CountSafeMixin:
+    """No unbounded COUNT(*) on a changelist: exact up to 10,000 rows, PostgreSQL's
+    estimate beyond, and no second "total" count. Every ModelAdmin uses it."""
+
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+
+class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
     def get_queryset(self, request):
         """The model's rows that the user's organizations allow, nothing else."""
         return selectors.scope_to_user(super().get_queryset(request), request.user)

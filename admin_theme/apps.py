@@ -7,4 +7,4 @@ class AdminThemeConfig(AppConfig):
 
     def ready(self):
         # After every app's admin module (django-q2's included) has registered.
-        from admin_theme import jobs_admin  # noqa: F401
+        from admin_theme import jobs_admin, security_admin  # noqa: F401

@@ -20,6 +20,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success, Task
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from admin_theme.admin import CountSafeMixin
 from audit.models import AuditEvent
 from audit.services import audit_event_record, record_create, record_update
 from tenants.job_support import job_run_again
@@ -65,7 +66,7 @@ class ScheduleForm(forms.ModelForm):
         return cleaned_data
 
 
-class ScheduleAdmin(ModelAdmin):
+class ScheduleAdmin(CountSafeMixin, ModelAdmin):
     form = ScheduleForm
     list_display = (
         "name",
@@ -144,7 +145,7 @@ class ScheduleAdmin(ModelAdmin):
         return "succeeded" if obj.last_task_success else "failed"
 
 
-class _RunAdmin(ModelAdmin):
+class _RunAdmin(CountSafeMixin, ModelAdmin):
     """Finished runs: read-only; platform admins may delete them."""
 
     list_display = ("name", "func", "group", "started", "stopped", "display_seconds")
@@ -213,7 +214,7 @@ class FailureAdmin(_RunAdmin):
         self.message_user(request, f"Queued {len(task_ids)} job(s) again.")
 
 
-class QueuedAdmin(ModelAdmin):
+class QueuedAdmin(CountSafeMixin, ModelAdmin):
     """Runs waiting in the database broker; platform admins may drop one."""
 
     list_display = ("task_id", "name", "func", "key", "lock")

@@ -17,7 +17,7 @@ from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from admin_theme.actions import confirmed_action
-from admin_theme.admin import BaseAdmin, BaseTabularInline, TrashMixin
+from admin_theme.admin import BaseAdmin, BaseTabularInline, CountSafeMixin, TrashMixin
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import services
 from tenants.admin_forms import ExtendForm, OptionalReasonForm, PlanTierForm, ReasonForm
@@ -324,7 +324,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(ModelAdmin):
+class GroupAdmin(CountSafeMixin, ModelAdmin):
     """Roles. Only platform admins (superusers) edit them."""
 
     list_display = ("name",)

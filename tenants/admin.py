@@ -18,6 +18,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from admin_theme.actions import confirmed_action
 from admin_theme.admin import BaseAdmin, BaseTabularInline, CountSafeMixin, TrashMixin
+from admin_theme.columns import linked
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import services
 from tenants.admin_forms import ExtendForm, OptionalReasonForm, PlanTierForm, ReasonForm
@@ -342,7 +343,7 @@ class MembershipAdmin(BaseAdmin):
     def after_create(self, request, instance):
         _welcome_new_member(request, instance)
 
-    list_display = ("user", "organization", "role", "created_at")
+    list_display = (linked("user"), linked("organization"), "role", "created_at")
     list_select_related = ("user", "organization")
     list_filter = (
         ("organization", ScopedAutocompleteFilter),
@@ -423,8 +424,8 @@ class SubscriptionAdmin(BaseAdmin):
 
     list_display = (
         "id",
-        "organization",
-        "plan",
+        linked("organization"),
+        linked("plan"),
         "display_status",
         "current_period_start",
         "current_period_end",
@@ -487,7 +488,8 @@ class InvoiceAdmin(BaseAdmin):
 
     list_display = (
         "number",
-        "organization",
+        linked("organization"),
+        linked("subscription"),
         "amount",
         "currency",
         "display_status",
@@ -495,7 +497,11 @@ class InvoiceAdmin(BaseAdmin):
         "due_on",
         "paid_at",
     )
-    list_select_related = ("organization",)
+    list_select_related = (
+        "organization",
+        "subscription__plan",
+        "subscription__organization",
+    )
     list_filter = (
         ("organization", ScopedAutocompleteFilter),
         ("status", ChoicesDropdownFilter),

@@ -9,6 +9,7 @@ from unfold.decorators import action, display
 
 from admin_theme.actions import confirmed_action
 from admin_theme.admin import BaseAdmin, BaseTabularInline, TrashMixin
+from admin_theme.columns import linked
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import selectors
 from work import services
@@ -52,9 +53,9 @@ class ProjectAdmin(TrashMixin, BaseAdmin):
     list_display = (
         "key",
         "name",
-        "organization",
+        linked("organization"),
         "display_status",
-        "owner",
+        linked("owner"),
         "created_at",
     )
     list_select_related = ("organization", "owner")
@@ -88,11 +89,11 @@ class TaskAdmin(TrashMixin, BaseAdmin):
     list_display = (
         "id",
         "title",
-        "project",
-        "organization",
+        linked("project"),
+        linked("organization"),
         "display_status",
         "display_priority",
-        "assignee",
+        linked("assignee"),
         "due_date",
     )
     list_select_related = ("project", "organization", "assignee")
@@ -103,6 +104,7 @@ class TaskAdmin(TrashMixin, BaseAdmin):
         ("status", ChoicesDropdownFilter),
         ("priority", ChoicesDropdownFilter),
         ("due_date", RangeDateFilter),
+        ("created_at", RangeDateFilter),
     )
     list_filter_submit = True
     search_fields = ("title__trgm_icontains",)
@@ -272,7 +274,7 @@ class TaskAdmin(TrashMixin, BaseAdmin):
 
 @admin.register(Comment)
 class CommentAdmin(TrashMixin, BaseAdmin):
-    list_display = ("id", "task", "author", "is_edited", "created_at")
+    list_display = ("id", linked("task"), linked("author"), "is_edited", "created_at")
     list_select_related = ("task", "author")
     list_filter = (("organization", ScopedAutocompleteFilter), "is_edited")
     list_filter_submit = True
@@ -284,7 +286,7 @@ class CommentAdmin(TrashMixin, BaseAdmin):
 
 @admin.register(Tag)
 class TagAdmin(BaseAdmin):
-    list_display = ("name", "organization", "color")
+    list_display = ("name", linked("organization"), "color")
     list_select_related = ("organization",)
     list_filter = (("organization", ScopedAutocompleteFilter),)
     list_filter_submit = True
@@ -295,7 +297,7 @@ class TagAdmin(BaseAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(BaseAdmin):
-    list_display = ("recipient", "category", "message", "read_at", "created_at")
+    list_display = (linked("recipient"), "category", "message", "read_at", "created_at")
     list_select_related = ("recipient",)
     list_filter = (("organization", ScopedAutocompleteFilter), "category")
     list_filter_submit = True

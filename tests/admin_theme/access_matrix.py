@@ -191,7 +191,49 @@ class Cell:
             self.object_views(obj, visible, can_view)
         self.form_choices()
         self.autocomplete()
+        self.trash(can_view)
+        self.actions_on_foreign_ids()
         return self.problems
+
+    def trash(self, can_view: bool):
+        """The trash of soft-deletable models is scoped like the list."""
+        if not hasattr(self.model, "all_objects") or not self.scoped:
+            return
+        url = f"{self._url('changelist')}?trash=1"
+        self._get("trash", url, {200} if can_view else {403})
+
+    def actions_on_foreign_ids(self):
+        """Every bulk action, posted (and confirmed) with a forged foreign id, changes
+        nothing and names nothing."""
+        foreign = self.world.foreign.get(self.model)
+        if foreign is None or not self.scoped or not self.role.startswith("support"):
+            return
+        before = self._fingerprint(foreign)
+        actions = self.model_admin.get_actions(self._request())
+        for name in actions:
+            response = self.client.post(
+                self._url("changelist"),
+                {
+                    "action": name,
+                    "index": 0,
+                    "select_across": 0,
+                    "_selected_action": [foreign.pk],
+                    "apply": "yes",
+                    "post": "yes",
+                },
+            )
+            self.requests += 1
+            body = response.content.decode(errors="replace").lower()
+            if FOREIGN in body:
+                self.problems.append(
+                    f"action {name}: foreign row named in the response"
+                )
+            if self._fingerprint(foreign) != before:
+                self.problems.append(f"action {name}: changed a foreign row")
+
+    def _fingerprint(self, obj):
+        row = type(obj)._base_manager.filter(pk=obj.pk).values().first()
+        return row
 
     def changelist(self, can_view: bool):
         url = self._url("changelist")

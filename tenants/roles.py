@@ -65,10 +65,12 @@ def sync_roles(apps) -> None:
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after migrate; make sure they exist now.
+    # (Migration state apps have no models module; the project's real apps do.)
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = models_module
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

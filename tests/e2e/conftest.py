@@ -25,11 +25,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "e2e" in item.nodeid:
             item.add_marker(pytest.mark.e2e)
-            # live_server tests flush the database; serialized rollback brings back
-            # what migrations created (the role groups and their permissions).
-            item.add_marker(
-                pytest.mark.django_db(transaction=True, serialized_rollback=True)
-            )
 
 
 @pytest.fixture(scope="session")

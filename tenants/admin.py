@@ -16,7 +16,7 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from admin_theme.actions import confirmed_action
+from admin_theme.actions import confirmed_action, for_each
 from admin_theme.admin import BaseAdmin, BaseTabularInline, CountSafeMixin, TrashMixin
 from admin_theme.columns import linked
 from admin_theme.filters import ScopedAutocompleteFilter
@@ -203,16 +203,6 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     def has_suspend_permission(self, request, object_id=None):
         return request.user.has_perm("tenants.suspend_organization")
 
-    def _each(self, service, request, data):
-        """Run a one-organization service on every selected organization."""
-
-        def perform(organizations, cleaned):
-            for organization in organizations:
-                service(actor=request.user, organization=organization, **cleaned)
-            return data.format(count=len(organizations), **cleaned)
-
-        return perform
-
     @admin.action(description="Suspend…", permissions=["suspend"])
     def suspend(self, request, queryset):
         return confirmed_action(
@@ -220,9 +210,10 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
             request,
             queryset,
             title="Suspend organizations",
-            perform=self._each(
+            perform=for_each(
                 services.organization_suspend,
-                request,
+                "organization",
+                request.user,
                 "{count} organization(s) suspended.",
             ),
             form_class=ReasonForm,
@@ -237,9 +228,10 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
             request,
             queryset,
             title="Reactivate organizations",
-            perform=self._each(
+            perform=for_each(
                 services.organization_reactivate,
-                request,
+                "organization",
+                request.user,
                 "{count} organization(s) reactivated.",
             ),
             form_class=ReasonForm,
@@ -253,9 +245,10 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
             request,
             queryset,
             title="Change plan tier",
-            perform=self._each(
+            perform=for_each(
                 services.organization_change_plan,
-                request,
+                "organization",
+                request.user,
                 "{count} organization(s) moved to the {plan_tier} tier.",
             ),
             form_class=PlanTierForm,
@@ -379,49 +372,6 @@ class PlanAdmin(BaseAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(BaseAdmin):
-    actions = ["extend", "cancel"]
-
-    @admin.action(description="Extend period…", permissions=["change"])
-    def extend(self, request, queryset):
-        def perform(subscriptions, data):
-            for subscription in subscriptions:
-                services.subscription_extend(
-                    actor=request.user, subscription=subscription, days=data["days"]
-                )
-            return (
-                f"{len(subscriptions)} subscription(s) extended by {data['days']} days."
-            )
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            title="Extend subscriptions",
-            perform=perform,
-            form_class=ExtendForm,
-            button="Extend",
-        )
-
-    @admin.action(description="Cancel…", permissions=["change"])
-    def cancel(self, request, queryset):
-        def perform(subscriptions, data):
-            for subscription in subscriptions:
-                services.subscription_cancel(
-                    actor=request.user, subscription=subscription, reason=data["reason"]
-                )
-            return f"{len(subscriptions)} subscription(s) cancelled."
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            title="Cancel subscriptions",
-            perform=perform,
-            form_class=OptionalReasonForm,
-            danger=True,
-            button="Cancel subscriptions",
-        )
-
     list_display = (
         "id",
         linked("organization"),
@@ -440,52 +390,50 @@ class SubscriptionAdmin(BaseAdmin):
     search_fields = ("organization__name__trgm_icontains", "=plan__code")
     autocomplete_fields = ("organization",)
     ordering = ("-current_period_end",)
+    actions = ["extend", "cancel"]
 
     @display(description="Status", ordering="status", label=STATUS_COLORS)
     def display_status(self, obj):
         return obj.status
 
+    @admin.action(description="Extend period…", permissions=["change"])
+    def extend(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Extend subscriptions",
+            perform=for_each(
+                services.subscription_extend,
+                "subscription",
+                request.user,
+                "{count} subscription(s) extended by {days} days.",
+            ),
+            form_class=ExtendForm,
+            button="Extend",
+        )
+
+    @admin.action(description="Cancel…", permissions=["change"])
+    def cancel(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Cancel subscriptions",
+            perform=for_each(
+                services.subscription_cancel,
+                "subscription",
+                request.user,
+                "{count} subscription(s) cancelled.",
+            ),
+            form_class=OptionalReasonForm,
+            danger=True,
+            button="Cancel subscriptions",
+        )
+
 
 @admin.register(Invoice)
 class InvoiceAdmin(BaseAdmin):
-    actions = ["mark_paid", "void"]
-
-    @admin.action(description="Mark paid", permissions=["change"])
-    def mark_paid(self, request, queryset):
-        def perform(invoices, data):
-            for invoice in invoices:
-                services.invoice_mark_paid(actor=request.user, invoice=invoice)
-            return f"{len(invoices)} invoice(s) marked paid."
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            title="Mark invoices paid",
-            perform=perform,
-            button="Mark paid",
-        )
-
-    @admin.action(description="Void…", permissions=["change"])
-    def void(self, request, queryset):
-        def perform(invoices, data):
-            for invoice in invoices:
-                services.invoice_void(
-                    actor=request.user, invoice=invoice, reason=data["reason"]
-                )
-            return f"{len(invoices)} invoice(s) voided."
-
-        return confirmed_action(
-            self,
-            request,
-            queryset,
-            title="Void invoices",
-            perform=perform,
-            form_class=OptionalReasonForm,
-            danger=True,
-            button="Void",
-        )
-
     list_display = (
         "number",
         linked("organization"),
@@ -512,7 +460,42 @@ class InvoiceAdmin(BaseAdmin):
     search_fields = ("=number", "organization__name__trgm_icontains")
     autocomplete_fields = ("organization", "subscription")
     ordering = ("-issued_on", "-id")
+    actions = ["mark_paid", "void"]
 
     @display(description="Status", ordering="status", label=STATUS_COLORS)
     def display_status(self, obj):
         return obj.status
+
+    @admin.action(description="Mark paid", permissions=["change"])
+    def mark_paid(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Mark invoices paid",
+            perform=for_each(
+                services.invoice_mark_paid,
+                "invoice",
+                request.user,
+                "{count} invoice(s) marked paid.",
+            ),
+            button="Mark paid",
+        )
+
+    @admin.action(description="Void…", permissions=["change"])
+    def void(self, request, queryset):
+        return confirmed_action(
+            self,
+            request,
+            queryset,
+            title="Void invoices",
+            perform=for_each(
+                services.invoice_void,
+                "invoice",
+                request.user,
+                "{count} invoice(s) voided.",
+            ),
+            form_class=OptionalReasonForm,
+            danger=True,
+            button="Void",
+        )

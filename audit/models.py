@@ -77,6 +77,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("revert_history", "Can revert history and undo operations"),
+        ]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="audit_created_idx"),
             models.Index(fields=["organization", "-created_at"], name="audit_org_idx"),

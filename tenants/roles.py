@@ -51,8 +51,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "audit.auditevent": VIEW,
     },
     # Platform admins are superusers; the group exists so the role can be granted
-    # and listed like the others.
-    PLATFORM_ADMIN: {},
+    # and listed like the others. Reverting history is theirs alone by default.
+    PLATFORM_ADMIN: {"audit.auditevent": ("revert_history",)},
 }
 
 

@@ -45,3 +45,12 @@ def test_tenant_managers_manage_organizations_but_only_view_billing():
     assert ("tenants", "view_invoice") in perms
     assert ("tenants", "change_invoice") not in perms
     assert ("django_q", "view_schedule") in perms
+
+
+def test_only_platform_admins_may_revert_history():
+    holders = set(
+        Group.objects.filter(permissions__codename="revert_history").values_list(
+            "name", flat=True
+        )
+    )
+    assert holders == {roles.PLATFORM_ADMIN}

@@ -19,10 +19,12 @@ from admin_theme import search  # noqa: F401  (registers trgm_icontains)
 from admin_theme.actions import confirmed_action
 from admin_theme.models import SavedView
 from admin_theme.paginator import EstimatedCountPaginator
+from audit.admin_history import HistoryAdminMixin
 from audit.services import (
     VersionConflict,
     record_create,
     record_update,
+    records_delete,
     records_restore,
     records_soft_delete,
 )
@@ -112,7 +114,12 @@ class VersionCheckedForm(forms.ModelForm):
         return cleaned
 
 
-class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
+class BaseAdmin(
+    ScopedAdminMixin,
+    HistoryAdminMixin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
+):
     # Read-only bookkeeping shown on every change form when the model has it.
     audit_readonly_fields = ("created_at", "updated_at", "deleted_at")
     list_per_page = 50
@@ -146,20 +153,6 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
         first = (name, {**options, "fields": (*options["fields"], "version_seen")})
         return [first, *rest]
 
-    def get_history_queryset(self, request, history_manager, pk_name, object_id):
-        """History rows of one object, only when the object is in the user's view."""
-        records = super().get_history_queryset(
-            request, history_manager, pk_name, object_id
-        )
-        return selectors.scope_to_user(records, request.user)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        """simple-history reads the history table directly: check the scope first."""
-        history = self.model.history.filter(id=object_id, history_id=version_id)
-        if not selectors.scope_to_user(history, request.user).exists():
-            raise Http404
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
     def save_formset(self, request, form, formset, change):
         """Inline rows too: new rows take the parent's organization, and every row
         is saved through the audit services; removed rows keep their history."""
@@ -168,9 +161,7 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
             parent.pk if isinstance(parent, Organization) else parent.organization_id
         )
         instances = formset.save(commit=False)
-        for removed in formset.deleted_objects:
-            removed._history_user = request.user
-            removed.delete()
+        records_delete(actor=request.user, instances=formset.deleted_objects)
         forms_by_instance = {id(f.instance): f for f in formset.forms}
         for instance in instances:
             adding = instance._state.adding
@@ -189,6 +180,14 @@ class BaseAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ModelAdmin):
         save_through_services(request, obj, form, change)
         if not change:
             self.after_create(request, obj)
+
+    def delete_model(self, request, obj):
+        """Hard deletes keep their history (by the user) and an audit event."""
+        records_delete(actor=request.user, instances=[obj])
+
+    def delete_queryset(self, request, queryset):
+        """The bulk "delete" action, like `delete_model` for each row."""
+        records_delete(actor=request.user, instances=queryset)
 
     def prepare_inline_instance(self, request, instance, adding: bool) -> None:
         """Hook for admins whose inline rows need more than the parent (an author)."""

@@ -1,11 +1,23 @@
 """Writes of audit records. Every business service calls `audit_event_record`."""
 
+import datetime as dt
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, router, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from audit.history import (
+    history_model_of,
+    history_operation,
+    history_prune,
+    restore_with_history,
+    retention_days,
+    tracked_models,
+    update_with_history,
+)
 from audit.middleware import current_request
 from audit.models import AuditEvent
 
@@ -119,22 +131,16 @@ def record_create(*, actor, instance: models.Model, reason: str | None = None):
     return instance
 
 
-@transaction.atomic
-def record_update(
+def _apply_update(
     *,
     actor,
     instance: models.Model,
     data: dict[str, Any],
-    reason: str | None = None,
+    reason: str | None,
     expected_version: int | None = None,
-):
-    """Apply `data` to `instance`; save only what changed, with history and audit.
-
-    On versioned models the row is locked and its version bumped; when the caller
-    edited `expected_version` and the row has moved on since, VersionConflict is
-    raised and nothing is written. Returns the {field: [old, new]} changes (empty:
-    nothing was written).
-    """
+) -> dict:
+    """Set `data` on `instance` and save what changed (validated, with history);
+    the {field: [old, new]} changes. The caller is atomic and writes the audit."""
     versioned = any(f.name == "version" for f in instance._meta.concrete_fields)
     if versioned:
         current = (
@@ -162,13 +168,40 @@ def record_update(
         instance.version = current + 1
         update_fields.append("version")
     save_with_history(instance, actor=actor, reason=reason, update_fields=update_fields)
-    audit_event_record(
+    return changes
+
+
+@transaction.atomic
+def record_update(
+    *,
+    actor,
+    instance: models.Model,
+    data: dict[str, Any],
+    reason: str | None = None,
+    expected_version: int | None = None,
+):
+    """Apply `data` to `instance`; save only what changed, with history and audit.
+
+    On versioned models the row is locked and its version bumped; when the caller
+    edited `expected_version` and the row has moved on since, VersionConflict is
+    raised and nothing is written. Returns the {field: [old, new]} changes (empty:
+    nothing was written).
+    """
+    changes = _apply_update(
         actor=actor,
-        action=AuditEvent.Action.UPDATE,
-        organization=_organization_of(instance),
-        target=instance,
-        changes=changes,
+        instance=instance,
+        data=data,
+        reason=reason,
+        expected_version=expected_version,
     )
+    if changes:
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            organization=_organization_of(instance),
+            target=instance,
+            changes=changes,
+        )
     return changes
 
 
@@ -208,6 +241,18 @@ def record_restore(*, actor, instance: models.Model, reason: str | None = None):
     return instance
 
 
+def _validated(model: type[models.Model], data: dict[str, Any]) -> None:
+    """Field-level validation of bulk values (choices, lengths, existing keys)."""
+    errors = {}
+    for name, value in data.items():
+        try:
+            model._meta.get_field(name).clean(value, None)
+        except ValidationError as error:
+            errors[name] = error.messages
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def record_bulk_update(
     *,
@@ -218,43 +263,95 @@ def record_bulk_update(
     reason: str | None = None,
     organization=None,
 ) -> int:
-    """Apply the same `data` to many rows: one history row each (with the actor and
-    `reason`), and one `bulk_action` audit event naming the action and the rows.
+    """Apply the same `data` to many rows (a list of instances, or a queryset, which
+    is not loaded): one history row each with the actor, the reason and the
+    operation id, a version bump on versioned models, and one `bulk_action` audit
+    event naming the action, the operation and the rows.
 
-    Returns how many rows changed; rows already in that state are left alone.
+    Rows and history rows are written by one statement. Returns how many rows
+    changed; rows already in that state are left alone.
     """
-    changed_ids = []
-    for instance in instances:
-        changes = {n: v for n, v in data.items() if getattr(instance, n) != v}
-        if not changes:
-            continue
-        for name, value in changes.items():
-            setattr(instance, name, value)
-        update_fields = [instance._meta.get_field(n).name for n in changes]
-        fields = {f.name for f in instance._meta.concrete_fields}
-        if "updated_at" in fields:
-            update_fields.append("updated_at")
-        if "version" in fields:
-            instance.version += 1
-            update_fields.append("version")
-        save_with_history(
-            instance, actor=actor, reason=reason or action, update_fields=update_fields
-        )
-        changed_ids.append(instance.pk)
-    if changed_ids:
-        audit_event_record(
-            actor=actor,
-            action=AuditEvent.Action.BULK_ACTION,
-            organization=organization,
-            changes={
-                "action": action,
-                "count": len(changed_ids),
-                "ids": changed_ids[:1000],
-                "data": {k: _jsonable(v) for k, v in data.items()},
-                **({"reason": reason} if reason else {}),
-            },
-        )
+    if isinstance(instances, models.QuerySet):
+        model, pks = instances.model, instances
+    else:
+        instances = list(instances)
+        if not instances:
+            return 0
+        model, pks = type(instances[0]), [obj.pk for obj in instances]
+    _validated(model, data)
+    with history_operation(reason=reason) as operation:
+        reason = reason or operation.reason or action
+        try:
+            with transaction.atomic():
+                changed_ids = update_with_history(
+                    model=model,
+                    pks=pks,
+                    values=data,
+                    user_id=actor.pk,
+                    reason=reason,
+                )
+        except IntegrityError as error:
+            raise ValidationError(
+                f"The change breaks a rule of the database ({error.__cause__ or error})"
+                "; nothing was changed."
+            ) from error
+        if isinstance(pks, list):
+            _refresh(instances, set(changed_ids), data)
+        if changed_ids:
+            audit_event_record(
+                actor=actor,
+                action=AuditEvent.Action.BULK_ACTION,
+                organization=organization,
+                changes={
+                    "action": action,
+                    "count": len(changed_ids),
+                    "ids": changed_ids[:1000],
+                    "data": {k: _jsonable(v) for k, v in data.items()},
+                    "operation_id": str(operation.id),
+                    "reason": reason,
+                },
+            )
     return len(changed_ids)
+
+
+def _refresh(instances: list, changed: set, data: dict) -> None:
+    """The caller's instances as the bulk statement left their rows."""
+    versioned = any(f.name == "version" for f in instances[0]._meta.concrete_fields)
+    for instance in instances:
+        if instance.pk in changed:
+            for name, value in data.items():
+                setattr(instance, name, value)
+            if versioned:
+                instance.version += 1
+
+
+@transaction.atomic
+def records_delete(*, actor, instances) -> int:
+    """Hard-delete rows and what cascades from them, under one operation: each
+    deleted row gets its deletion history row by `actor`, each given row a
+    `delete` audit event counting what went with it. Returns the rows given."""
+    count = 0
+    with history_operation():
+        for instance in instances:
+            collector = Collector(
+                using=router.db_for_write(type(instance)), origin=instance
+            )
+            collector.collect([instance])
+            for rows in collector.data.values():
+                for row in rows:
+                    row._history_user = actor
+            audit_event_record(
+                actor=actor,
+                action=AuditEvent.Action.DELETE,
+                organization=_organization_of(instance),
+                target=instance,
+                changes={
+                    "rows": {m._meta.label: len(r) for m, r in collector.data.items()}
+                },
+            )
+            collector.delete()
+            count += 1
+    return count
 
 
 def records_soft_delete(*, actor, instances, organization=None) -> int:
@@ -277,3 +374,217 @@ def records_restore(*, actor, instances, organization=None) -> int:
         action="restore",
         organization=organization,
     )
+
+
+# --- Reverts and undos ---------------------------------------------------------------
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError({"reason": "Give a reason (it is kept in the history)."})
+    return reason
+
+
+def _refused(error: IntegrityError) -> ValidationError:
+    return ValidationError(
+        "The result would break a rule of the database "
+        f"({error.__cause__ or error}); nothing was changed."
+    )
+
+
+@transaction.atomic
+def history_revert(*, actor, record, reason: str, whole: bool = False) -> dict:
+    """Undo the change one history row made (its fields back to the row before),
+    or, with `whole`, bring the object back to that row's version.
+
+    Validated like any edit (a version that would break a constraint is refused,
+    nothing changed); a field changed again since is never overwritten. Writes
+    history (actor, reason, an operation id of its own) and a `revert` audit
+    event. Returns the changes {field: [old, new]}.
+    """
+    from audit.selectors import revert_plan
+
+    reason = _required_reason(reason)
+    model = record.instance_type
+    model._base_manager.select_for_update().filter(
+        pk=getattr(record, model._meta.pk.attname)
+    ).exists()  # taken first: the plan is then read under the lock
+    plan = revert_plan(record=record, whole=whole)
+    if plan.problems:
+        raise ValidationError(plan.problems)
+    instance = model._base_manager.get(pk=getattr(record, model._meta.pk.attname))
+    with history_operation(reason=reason) as operation:
+        try:
+            with transaction.atomic():
+                changes = _apply_update(
+                    actor=actor, instance=instance, data=plan.values, reason=reason
+                )
+                instance._history_user = actor
+                for name, ids in plan.links.items():
+                    before = sorted(
+                        getattr(instance, name).values_list("pk", flat=True)
+                    )
+                    getattr(instance, name).set(ids)
+                    changes[name] = [before, sorted(ids)]
+        except IntegrityError as error:
+            raise _refused(error) from error
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.REVERT,
+            organization=_organization_of(instance),
+            target=instance,
+            changes={
+                "fields": changes,
+                "mode": "version" if whole else "change",
+                "history_id": record.history_id,
+                "reason": reason,
+                "operation_id": str(operation.id),
+            },
+        )
+    return changes
+
+
+@transaction.atomic
+def operation_undo(*, actor, operation_id: uuid.UUID, reason: str) -> dict:
+    """Undo a whole operation (a bulk action, an import, a revert): each row it
+    changed goes back to its version before, each row it created is deleted.
+
+    Refused, with nothing changed, when a row was changed after the operation
+    (the message names them), when the operation deleted rows, and when the result
+    would break a constraint. Writes history (actor, reason, an operation id of
+    its own, so an undo can be undone too) and a `revert` audit event.
+    Returns {"restored": n, "deleted": n, "operation_id": the undo's}.
+    """
+    from audit.selectors import operation_plan, operation_problems
+
+    reason = _required_reason(reason)
+    plan = operation_plan(operation_id=operation_id)
+    if not plan.items:
+        raise ValidationError("No history rows carry this operation id.")
+    for model, items in plan.by_model().items():
+        list(
+            model._base_manager.select_for_update()
+            .filter(pk__in=[item.pk for item in items])
+            .values_list("pk", flat=True)
+        )
+    plan = operation_plan(operation_id=operation_id)  # again, under the row locks
+    problems = operation_problems(plan)
+    if problems:
+        raise ValidationError(problems)
+    counts = {"restored": 0, "deleted": 0}
+    with history_operation(reason=reason) as undo:
+        try:
+            with transaction.atomic():
+                for model, items in plan.by_model().items():
+                    counts["restored"] += len(
+                        restore_with_history(
+                            model=model,
+                            history_ids=[
+                                item.previous_id
+                                for item in items
+                                if item.kind == "changed"
+                            ],
+                            user_id=actor.pk,
+                            reason=reason,
+                        )
+                    )
+                    created = [item.pk for item in items if item.kind == "created"]
+                    counts["deleted"] += _delete_created(actor, model, created)
+                transaction.get_connection().check_constraints()
+        except IntegrityError as error:
+            raise _refused(error) from error
+        audit_event_record(
+            actor=actor,
+            action=AuditEvent.Action.REVERT,
+            organization=_organization_of_operation(plan),
+            changes={
+                "undone_operation_id": str(operation_id),
+                "operation_id": str(undo.id),
+                "reason": reason,
+                **counts,
+            },
+        )
+    return {**counts, "operation_id": undo.id}
+
+
+def _delete_created(actor, model: type[models.Model], pks: list) -> int:
+    """Delete rows an operation created, with their deletion history by `actor`;
+    refused when the deletion would take rows the operation did not create."""
+    if not pks:
+        return 0
+    collector = Collector(using=router.db_for_write(model))
+    collector.collect(list(model._base_manager.filter(pk__in=pks)))
+    created = set(pks)
+    others = [
+        row
+        for rows_model, rows in collector.data.items()
+        for row in rows
+        if not (rows_model is model and row.pk in created)
+    ]
+    if others:
+        names = ", ".join(f"{row._meta.verbose_name} “{row}”" for row in others[:5])
+        raise ValidationError(
+            f"Deleting the rows the operation created would also delete "
+            f"{len(others)} row(s) added since ({names}); nothing was undone."
+        )
+    for rows in collector.data.values():
+        for row in rows:
+            row._history_user = actor
+    collector.delete()
+    return len(pks)
+
+
+def _organization_of_operation(plan):
+    """The one organization an operation wrote in, if there is one."""
+    from tenants.models import Organization
+    from tenants.selectors import scope_rule
+
+    organization_ids = set()
+    for model, items in plan.by_model().items():
+        rule = scope_rule(model)
+        if rule == "organization":
+            organization_ids.update(item.pk for item in items)
+        elif rule == "tenant":
+            organization_ids.update(
+                history_model_of(model)
+                .objects.filter(operation_id=plan.operation_id)
+                .values_list("organization_id", flat=True)
+                .distinct()[:2]
+            )
+        else:
+            return None
+    if len(organization_ids) != 1:
+        return None
+    return Organization.all_objects.filter(pk=organization_ids.pop()).first()
+
+
+# --- Retention -----------------------------------------------------------------------
+
+
+def history_retention_apply(*, batch_size: int = 5000, now=None) -> dict:
+    """Delete the history rows older than each model's retention
+    (`settings.HISTORY_RETENTION_DAYS`), oldest first, `batch_size` rows per
+    transaction. Returns per model the policy, rows deleted, batches and the
+    longest batch (milliseconds, from its first statement to its commit)."""
+    now = now or timezone.now()
+    summary = {}
+    for model in tracked_models():
+        days = retention_days(model)
+        if days is None:
+            continue
+        deleted = batches = 0
+        longest = 0.0
+        for batch in history_prune(
+            model, before=now - dt.timedelta(days=days), batch_size=batch_size
+        ):
+            deleted += batch.rows
+            batches += 1
+            longest = max(longest, batch.seconds)
+        summary[model._meta.label] = {
+            "days": days,
+            "deleted": deleted,
+            "batches": batches,
+            "longest_batch_ms": round(longest * 1000, 1),
+        }
+    return summary

@@ -133,6 +133,18 @@ ANONYMOUS_USER_NAME = None
 
 # django-simple-history
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+# How long history rows are kept, in days, per tracked model ("app_label.Model"),
+# "default" for the others; None keeps them forever. Applied daily by the job
+# `audit.jobs.apply_history_retention` (see register_schedules).
+HISTORY_RETENTION_DAYS = {
+    "default": 730,
+    "work.Task": 400,
+    "work.Comment": 400,
+    "work.Notification": 90,
+    # Billing records: ten years, as accounting law asks.
+    "tenants.Subscription": 3650,
+    "tenants.Invoice": 3650,
+}
 
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True
@@ -145,6 +157,7 @@ JOB_FUNCTIONS_ALLOWED = [
     "work.jobs.cleanup_soft_deleted_records",
     "work.jobs.generate_weekly_digest",
     "work.jobs.remind_overdue_tasks",
+    "audit.jobs.apply_history_retention",
 ]
 
 # django-q2: the ORM broker needs no extra server; Redis when REDIS_URL is set.

@@ -44,6 +44,12 @@ SCHEDULES = [
         func="work.jobs.generate_weekly_digest",
         cron="0 8 * * 1",
     ),
+    JobSchedule(
+        name="History retention",
+        func="audit.jobs.apply_history_retention",
+        # Daily, at the quietest hour: batches of 5,000 rows keep each lock short.
+        cron="0 3 * * *",
+    ),
 ]
 
 

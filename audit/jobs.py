@@ -1,0 +1,17 @@
+"""django-q2 task functions of audit: the history retention. Thin wrappers over
+services; every run writes a `job_run` audit event by the system actor."""
+
+from audit.services import history_retention_apply
+from tenants.job_support import advisory_lock
+from tenants.services import job_run_record
+
+RETENTION_JOB = "audit.jobs.apply_history_retention"
+
+
+def apply_history_retention(*, batch_size: int = 5000) -> dict:
+    """Delete the history rows older than their model's retention, in batches of
+    `batch_size` rows, one transaction each. One run at a time (advisory lock)."""
+    with advisory_lock(RETENTION_JOB):
+        summary = history_retention_apply(batch_size=batch_size)
+    job_run_record(job=RETENTION_JOB, summary={"models": summary})
+    return summary

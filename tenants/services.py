@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from functools import partial
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -144,13 +145,18 @@ SYSTEM_ACTOR_EMAIL = "system@backoffice.internal"
 
 
 def system_actor() -> User:
-    """The named actor of jobs, seeds and migrations: inactive, cannot log in."""
+    """The named actor of jobs, seeds and migrations: inactive, cannot log in. Its
+    creation's history row names itself, like every row it writes."""
     user, created = User.objects.get_or_create(
-        email=SYSTEM_ACTOR_EMAIL, defaults={"full_name": "System", "is_active": False}
+        email=SYSTEM_ACTOR_EMAIL,
+        defaults={
+            "full_name": "System",
+            "is_active": False,
+            "password": make_password(None),
+        },
     )
     if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
+        user.history.update(history_user=user)
     return user
 
 

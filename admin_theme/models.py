@@ -40,3 +40,32 @@ class SavedView(TimestampMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.model})"
+
+
+class OrganizationStats(models.Model):
+    """Task figures of one organization, precomputed for the dashboard and badges.
+
+    Counting overdue tasks or a month of activity over millions of rows on every
+    page view is too slow, so a job refreshes these rows every few minutes and the
+    dashboard sums the rows the user may see. A derived cache, not business data:
+    it has no history, and can be rebuilt at any time.
+    """
+
+    organization = models.OneToOneField(
+        "tenants.Organization",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="stats",
+    )
+    computed_at = models.DateTimeField()
+    open_tasks = models.PositiveIntegerField(default=0)
+    overdue_tasks = models.PositiveIntegerField(default=0)
+    created_by_day = models.JSONField(default=dict, help_text="{date: count}, 30 days")
+    completed_by_day = models.JSONField(default=dict, help_text="{date: count}")
+
+    class Meta:
+        verbose_name_plural = "organization stats"
+        indexes = [models.Index(fields=["-overdue_tasks"], name="orgstats_overdue_idx")]
+
+    def __str__(self) -> str:
+        return f"Stats of organization {self.organization_id} at {self.computed_at}"

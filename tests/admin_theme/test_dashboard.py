@@ -109,3 +109,46 @@ def test_an_agent_cannot_pin_a_foreign_organization(client, world):
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert "pinned_organization_id" not in client.session
+
+
+def test_stats_refresh_counts_per_organization_and_the_job_is_audited(world):
+    from admin_theme.jobs import refresh_dashboard_stats
+    from admin_theme.models import OrganizationStats
+    from audit.models import AuditEvent
+    from tenants.models import Organization
+    from tests.factories import TaskFactory
+
+    home = world.home[Organization]
+    TaskFactory(project=world.home[Task].project, status="DONE")
+    assert refresh_dashboard_stats() == 2
+    stats = OrganizationStats.objects.get(organization=home)
+    assert (stats.open_tasks, stats.overdue_tasks) == (1, 1)
+    today = timezone.localdate().isoformat()
+    assert stats.created_by_day == {today: 2}
+    event = AuditEvent.objects.get(action="job_run")
+    assert event.changed_fields == {
+        "job": "refresh_dashboard_stats",
+        "organizations": 2,
+    }
+
+
+def test_dashboard_reads_the_snapshot_until_the_next_refresh(client, world):
+    from admin_theme.services import organization_stats_refresh
+    from tests.factories import TaskFactory
+
+    client.force_login(world.users["platform_admin"])
+    organization_stats_refresh()
+    TaskFactory(
+        project=world.home[Task].project,
+        due_date=timezone.localdate() - dt.timedelta(days=3),
+    )
+    cache.clear()
+
+    def overdue():
+        kpis = client.get("/admin/").context["dashboard"]["kpis"]
+        return {k["title"]: k["value"] for k in kpis}["Overdue tasks"]
+
+    assert overdue() == 2
+    organization_stats_refresh()
+    cache.clear()
+    assert overdue() == 3

@@ -158,6 +158,7 @@ JOB_FUNCTIONS_ALLOWED = [
     "work.jobs.generate_weekly_digest",
     "work.jobs.remind_overdue_tasks",
     "audit.jobs.apply_history_retention",
+    "admin_theme.jobs.refresh_dashboard_stats",
 ]
 
 # django-q2: the ORM broker needs no extra server; Redis when REDIS_URL is set.

@@ -20,6 +20,7 @@ from unfold.widgets import UnfoldAdminSelectWidget
 
 from admin_theme.admin import ScopedAdminMixin
 from admin_theme.filters import ScopedAutocompleteFilter
+from audit import admin_imports  # noqa: F401  (registers the import job admin)
 from audit.admin_history import REVERT_PERMISSION, HistoryFilterForm, RevertForm
 from audit.models import AuditEvent
 from audit.selectors import (

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -105,3 +107,73 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only.")
+
+
+class ImportJob(models.Model):
+    """One bulk import: the uploaded file (kept in the database until the import
+    ends, so any web or job process can read it), its preview, progress and result.
+
+    `operation_id` is the operation id of every history row the import wrote
+    (`audit.history`), so the import can be found, and undone, as a whole.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PREVIEWED = "previewed", "Awaiting confirmation"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        PREVIEW = "preview", "Preview (dry run)"
+        IMPORT = "import", "Import"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+        JSON = "json", "JSON"
+
+    operation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="import_jobs",
+    )
+    user_label = models.CharField(max_length=254, blank=True)
+    model = models.CharField(max_length=100, help_text="app_label.model_name")
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    file_size = models.PositiveBigIntegerField(default=0)
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    payload = models.BinaryField(null=True, blank=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    stage = models.CharField(
+        max_length=16, choices=Stage.choices, default=Stage.PREVIEW
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    rows_new = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_with_errors = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, editable=False)
+    preview = models.JSONField(default=dict, blank=True, editable=False)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="importjob_user_idx"),
+            models.Index(fields=["model", "-created_at"], name="importjob_model_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import of {self.file_name} ({self.get_status_display()})"

@@ -120,6 +120,8 @@ class Organization(TimestampMixin, SoftDeleteMixin, models.Model):
             ("view_all_organizations", "Can see every organization"),
             ("suspend_organization", "Can suspend and reactivate organizations"),
             ("assign_support", "Can assign support agents to organizations"),
+            ("import_organization", "Can import organizations"),
+            ("export_organization", "Can export organizations"),
         ]
         indexes = [
             models.Index(fields=["name"], name="org_name_idx"),
@@ -203,6 +205,10 @@ class Membership(TimestampMixin, TenantMixin, models.Model):
 
     class Meta:
         ordering = ["organization_id", "user_id"]
+        permissions = [
+            ("import_membership", "Can import memberships"),
+            ("export_membership", "Can export memberships"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "organization"], name="membership_unique_user_org"
@@ -242,6 +248,10 @@ class Plan(TimestampMixin, models.Model):
 
     class Meta:
         ordering = ["monthly_price", "code"]
+        permissions = [
+            ("import_plan", "Can import plans"),
+            ("export_plan", "Can export plans"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(monthly_price__gte=0), name="plan_price_not_negative"

@@ -62,6 +62,10 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
 
     class Meta:
         ordering = ["organization_id", "key"]
+        permissions = [
+            ("import_project", "Can import projects"),
+            ("export_project", "Can export projects"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "key"], name="project_unique_key_per_org"
@@ -158,6 +162,10 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("import_task", "Can import tasks"),
+            ("export_task", "Can export tasks"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(title__length__gte=3),

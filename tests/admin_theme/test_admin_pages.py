@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django_q.models import Schedule
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, ImportJob
 from audit.services import audit_event_record
 from tests.factories import (
     CommentFactory,
@@ -36,6 +36,9 @@ def one_of_everything(superuser):
     )
     audit_event_record(actor=superuser, action=AuditEvent.Action.LOGIN, target=comment)
     Schedule.objects.create(func="math.floor", args="1", name="demo")
+    ImportJob.objects.create(
+        user=superuser, model="work.task", file_name="tasks.csv", file_format="csv"
+    )
 
 
 def test_every_model_of_our_apps_is_registered():

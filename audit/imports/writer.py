@@ -1,0 +1,214 @@
+"""Rows and their simple-history rows written in bulk: COPY for new rows, one bulk
+UPDATE for changed ones; each history row names the user and the change reason."""
+
+import json
+import operator
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.db import connections, models, router
+from django.utils import timezone
+from psycopg import sql
+
+
+def _copy(connection, table: str, columns: list[str], rows: Iterable) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _allocate_ids(connection, model, count: int) -> list[int]:
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+            "FROM generate_series(1, %s)",
+            [model._meta.db_table, pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# Fields whose validated Python values psycopg adapts as they are.
+_AS_IS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.DateField,  # and DateTimeField: aware after full_clean
+    models.DecimalField,
+    models.UUIDField,
+    models.ForeignKey,
+)
+
+
+class _NewRow:
+    """The COPY row of a new instance: for each field what
+    `field.get_db_prep_save(field.pre_save(instance, add=True))` gives, without
+    that cost per cell: plain values are read in one go, the others converted."""
+
+    def __init__(self, fields, connection):
+        self.read = operator.attrgetter(*(f.attname for f in fields))
+        self.conversions = []
+        for index, field in enumerate(fields):
+            stamps = getattr(field, "auto_now", False) or getattr(
+                field, "auto_now_add", False
+            )
+            plain_pre_save = isinstance(field, models.DateField) or (
+                type(field).pre_save is models.Field.pre_save
+            )
+            if stamps or not plain_pre_save:
+                convert = self._saved(field, connection)
+            elif isinstance(field, models.JSONField):
+                convert = self._json(field)
+            elif isinstance(field, _AS_IS):
+                continue
+            else:
+                convert = self._prepared(field, connection)
+            self.conversions.append((index, convert))
+
+    @staticmethod
+    def _saved(field, connection):
+        return lambda instance, value: field.get_db_prep_save(
+            field.pre_save(instance, True), connection
+        )
+
+    @staticmethod
+    def _json(field):
+        encoder = field.encoder
+        return lambda instance, value: (
+            None if value is None else json.dumps(value, cls=encoder)
+        )
+
+    @staticmethod
+    def _prepared(field, connection):
+        return lambda instance, value: field.get_db_prep_save(value, connection)
+
+    def __call__(self, instance) -> list:
+        values = list(self.read(instance))
+        for index, convert in self.conversions:
+            values[index] = convert(instance, values[index])
+        return values
+
+
+class HistoryWriter:
+    """Rows of a model and their simple-history rows, written in bulk.
+
+    The history rows are copied from the rows just written by the database itself
+    (`INSERT ... SELECT`), so each value crosses the wire once.
+    """
+
+    def __init__(self, model, *, user_id: int | None, reason: str):
+        self.model = model
+        self.connection = connections[router.db_for_write(model)]
+        self.fields = model._meta.concrete_fields
+        self._new_row = _NewRow(self.fields, self.connection)
+        self.user_id = user_id
+        self.reason = reason
+        columns = {f.attname: f.column for f in self.fields}
+        self._copied, self._extra = [], []
+        for history_field in model.history.model._meta.concrete_fields:
+            if history_field.primary_key:
+                continue
+            if history_field.attname in columns:
+                self._copied.append(history_field.column)
+            else:  # history_date, history_type, the user, reason, operation id...
+                self._extra.append(history_field)
+
+    def create(self, instances: list[models.Model]) -> None:
+        """Insert new rows (ids from the table's sequence) and their "+" history."""
+        ids = _allocate_ids(self.connection, self.model, len(instances))
+        for instance, pk in zip(instances, ids, strict=True):
+            instance.pk = pk
+            instance._state.adding = False
+        _copy(
+            self.connection,
+            self.model._meta.db_table,
+            [f.column for f in self.fields],
+            map(self._new_row, instances),
+        )
+        self._write_history(ids, "+")
+
+    def update(self, instances: list[models.Model], names: set[str]) -> None:
+        """Update the changed fields of existing rows and write their "~" history."""
+        opts = self.model._meta
+        auto = [f.name for f in self.fields if getattr(f, "auto_now", False)]
+        for instance in instances:
+            for name in auto:
+                opts.get_field(name).pre_save(instance, False)
+        if any(f.name == "version" for f in self.fields):
+            for instance in instances:
+                instance.version += 1
+            auto.append("version")
+        self.model._base_manager.using(self.connection.alias).bulk_update(
+            instances, [opts.get_field(n).name for n in {*names, *auto}]
+        )
+        self._write_history([instance.pk for instance in instances], "~")
+
+    def _write_history(self, pks: list, history_type: str) -> None:
+        """One history row per row of `pks`, as the row now is."""
+        fixed = {
+            "history_date": timezone.now(),
+            "history_type": history_type,
+            "history_user_id": self.user_id,
+            "history_change_reason": self.reason,
+        }
+        values = [
+            fixed[f.attname]
+            if f.attname in fixed
+            else f.get_db_prep_save(f.get_default(), self.connection)
+            for f in self._extra
+        ]
+        statement = sql.SQL(
+            "INSERT INTO {history} ({columns}) SELECT {copied}, {values} "
+            "FROM {table} WHERE {pk} = ANY(%s)"
+        ).format(
+            history=sql.Identifier(self.model.history.model._meta.db_table),
+            columns=sql.SQL(", ").join(
+                sql.Identifier(c)
+                for c in [*self._copied, *(f.column for f in self._extra)]
+            ),
+            copied=sql.SQL(", ").join(map(sql.Identifier, self._copied)),
+            values=sql.SQL(", ").join(sql.Placeholder() * len(values)),
+            table=sql.Identifier(self.model._meta.db_table),
+            pk=sql.Identifier(self.model._meta.pk.column),
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(statement, [*values, pks])
+
+
+class BackgroundWrites:
+    """One write at a time on `connection`, run by a thread while the caller goes
+    on with Python work (validating the next rows): PostgreSQL inserts while Python
+    validates. It is the caller's own connection, lent to the thread, so the writes
+    stay in the caller's transaction; `wait()` before using the connection again.
+    """
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.executor: ThreadPoolExecutor | None = None
+        self.pending: Future | None = None
+
+    def __enter__(self):
+        self.connection.inc_thread_sharing()
+        self.executor = ThreadPoolExecutor(max_workers=1)
+        return self
+
+    def submit(self, write: Callable, *args) -> None:
+        self.wait()
+        self.pending = self.executor.submit(write, *args)
+
+    def wait(self) -> None:
+        """Until the write in flight is done; its error is raised here."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def __exit__(self, *exc_info):
+        try:
+            self.wait()
+        finally:
+            self.executor.shutdown()
+            self.connection.dec_thread_sharing()

@@ -62,6 +62,14 @@ restore: setup
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<timestamp>.dump [TARGET_DATABASE_URL=postgres://...]"; exit 2; }
 	$(PY) manage.py restore_database "$(FILE)" $(if $(TARGET_DATABASE_URL),--target-database-url "$(TARGET_DATABASE_URL)")
 
+# Admin page benchmark: builds (or reuses) a benchmark database of BENCH_TASKS tasks
+# (<db>_bench) and one of 10,000 (<db>_bench_10k) on the project's server, then
+# times the pages against the stock Django admin. Results in bench/results/.
+# BENCH_ARGS: e.g. "--reps 10 --only all,search" or "--rebuild".
+BENCH_TASKS ?= 1000000
+bench: setup
+	BENCH_TASKS=$(BENCH_TASKS) $(PY) -m bench.run $(BENCH_ARGS)
+
 db-stop: setup
 	$(PY) manage.py embedded_db stop
 

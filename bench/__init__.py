@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (see run.py) and the import/export benchmark."""

@@ -17,6 +17,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from admin_theme import search  # noqa: F401  (registers trgm_icontains)
 from admin_theme.actions import confirmed_action
+from admin_theme.import_export import ScopedImportExportMixin
 from admin_theme.models import SavedView
 from admin_theme.paginator import EstimatedCountPaginator
 from audit.admin_history import HistoryAdminMixin
@@ -115,6 +116,7 @@ class VersionCheckedForm(forms.ModelForm):
 
 
 class BaseAdmin(
+    ScopedImportExportMixin,
     ScopedAdminMixin,
     HistoryAdminMixin,
     SimpleHistoryAdmin,

@@ -1,13 +1,16 @@
-"""Changelist pagination without an unbounded COUNT(*).
+"""Changelist pagination without an unbounded COUNT(*) or a deep OFFSET join.
 
 Up to `CAP` rows the count is exact (a bounded count over the filtered query);
-past it, the count is PostgreSQL's planner estimate for that query, and the page
-says "about N (estimated)".
+past it, the count is PostgreSQL's planner estimate for that query, the page says
+"about N (estimated)", and pages past the estimate are served (empty at the end)
+rather than refused. A page is read in two steps: the ids of the page, by the
+query's own ordering (an index scan that skips OFFSET rows cheaply), then those
+rows with their related objects, so deep pages do not join every skipped row.
 """
 
 import json
 
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
@@ -16,6 +19,7 @@ CAP = 10_000
 
 class EstimatedCountPaginator(Paginator):
     template_name = "admin_theme/pagination.html"
+    is_estimated = False
 
     @cached_property
     def count(self) -> int:
@@ -23,12 +27,9 @@ class EstimatedCountPaginator(Paginator):
         # COUNT over a LIMITed subquery: reads at most CAP + 1 index entries.
         exact = queryset.order_by()[: CAP + 1].count()
         if exact <= CAP:
-            self.is_estimated = False
             return exact
         self.is_estimated = True
         return max(CAP + 1, self._planner_estimate(queryset))
-
-    is_estimated = False
 
     @staticmethod
     def _planner_estimate(queryset) -> int:
@@ -39,3 +40,24 @@ class EstimatedCountPaginator(Paginator):
         if isinstance(plan, str):
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])
+
+    def validate_number(self, number):
+        """Past an estimated count the real end is unknown: serve the page."""
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if self.is_estimated:
+                return int(number)
+            raise
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        queryset = self.object_list
+        ids = list(
+            queryset.values_list("pk", flat=True)[bottom : bottom + self.per_page]
+        )
+        rows = {}
+        if ids:
+            rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)

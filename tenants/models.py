@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -126,6 +127,8 @@ class Organization(TimestampMixin, SoftDeleteMixin, models.Model):
         indexes = [
             models.Index(fields=["name"], name="org_name_idx"),
             GinIndex(fields=["name"], name="org_name_trgm", opclasses=["gin_trgm_ops"]),
+            # The admin's exact search on the slug compares UPPER(slug).
+            models.Index(Upper("slug"), name="org_slug_upper_idx"),
         ]
 
     def __str__(self) -> str:
@@ -354,6 +357,7 @@ class Invoice(TimestampMixin, VersionedMixin, TenantMixin, models.Model):
         indexes = [
             models.Index(fields=["organization", "status"], name="inv_org_status_idx"),
             models.Index(fields=["status", "due_on"], name="inv_status_due_idx"),
+            models.Index(Upper("number"), name="inv_number_upper_idx"),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Length
+from django.db.models.functions import Length, Upper
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -78,6 +78,8 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
             GinIndex(
                 fields=["name"], name="project_name_trgm", opclasses=["gin_trgm_ops"]
             ),
+            # The admin's exact search on the key compares UPPER(key).
+            models.Index(Upper("key"), name="project_key_upper_idx"),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +186,14 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
             models.Index(
                 fields=["assignee", "status"], name="task_assignee_status_idx"
             ),
-            models.Index(fields=["due_date", "id"], name="task_due_idx"),
+            # Django orders ties by -pk: one index per direction of a due-date sort.
+            models.Index(fields=["due_date", "-id"], name="task_due_asc_idx"),
+            models.Index(fields=["-due_date", "-id"], name="task_due_desc_idx"),
+            # Lists of one organization (support agents, the tenant switcher).
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                name="task_org_created_idx",
+            ),
             models.Index(fields=["-priority", "-id"], name="task_priority_idx"),
             models.Index(fields=["-created_at", "-id"], name="task_created_idx"),
             GinIndex(

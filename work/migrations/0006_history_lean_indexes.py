@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0008_history_lean_indexes'),
-        ('work', '0004_import_export_permissions'),
+        ('tenants', '0009_history_lean_indexes'),
+        ('work', '0005_list_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0007_roles_import_export'),
+        ('tenants', '0008_list_indexes'),
     ]
 
     operations = [

@@ -1,11 +1,15 @@
-"""File cells as model field values. Each column gets one converter, chosen once
-from its model field; `full_clean` then converts the rest and validates."""
+"""File cells as model field values, and the new instances they fill.
+
+Each column gets one converter, chosen once from its model field; `full_clean`
+then converts the rest and validates."""
 
 import datetime as dt
 import json
 from collections.abc import Callable
 
 from django.db import models
+from django.db.models import signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -113,3 +117,33 @@ def display(value) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def instance_factory(model) -> Callable[[], models.Model]:
+    """New instances holding their fields' defaults, as `model()` gives them, without
+    `Model.__init__`'s per-field work. `model()` itself when init signals listen."""
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return model
+    fixed, computed = {}, []
+    for model_field in model._meta.concrete_fields:
+        if callable(model_field.default):  # timezone.now, dict...: one per row
+            computed.append((model_field.attname, model_field.get_default))
+        else:
+            fixed[model_field.attname] = model_field.get_default()
+
+    def new():
+        instance = model.__new__(model)
+        instance._state = ModelState()
+        instance.__dict__.update(fixed)
+        for attname, default in computed:
+            instance.__dict__[attname] = default()
+        return instance
+
+    return new
+
+
+def relate(instance, model_field, related) -> None:
+    """`instance.<field> = related` without the descriptor's per-call checks: the
+    related row comes from the scoped lookup, of the right model."""
+    instance.__dict__[model_field.attname] = None if related is None else related.pk
+    model_field.set_cached_value(instance, related)

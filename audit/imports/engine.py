@@ -17,16 +17,21 @@ Writing stops at the first bad row; the caller runs the engine inside one
 transaction and rolls it back when any row failed, so an import is all or nothing.
 """
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import batched
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
-from django.db.models import signals
-from django.db.models.base import ModelState
 
-from audit.imports.cells import CellError, converter, display
+from audit.imports.cells import (
+    CellError,
+    converter,
+    display,
+    instance_factory,
+    relate,
+)
 from audit.imports.checks import compile_checks, unique_sets
 from audit.imports.files import ImportFileError, Table
 from audit.imports.writer import BackgroundWrites, HistoryWriter
@@ -81,36 +86,6 @@ class _Row:
         self.errors.append((column, message))
 
 
-def _instance_factory(model) -> Callable[[], models.Model]:
-    """New instances holding their fields' defaults, as `model()` gives them, without
-    `Model.__init__`'s per-field work. `model()` itself when init signals listen."""
-    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
-        return model
-    fixed, computed = {}, []
-    for model_field in model._meta.concrete_fields:
-        if callable(model_field.default):  # timezone.now, dict...: one per row
-            computed.append((model_field.attname, model_field.get_default))
-        else:
-            fixed[model_field.attname] = model_field.get_default()
-
-    def new():
-        instance = model.__new__(model)
-        instance._state = ModelState()
-        instance.__dict__.update(fixed)
-        for attname, default in computed:
-            instance.__dict__[attname] = default()
-        return instance
-
-    return new
-
-
-def _relate(instance, model_field, related) -> None:
-    """`instance.<field> = related` without the descriptor's per-call checks: the
-    related row comes from the scoped lookup, of the right model."""
-    instance.__dict__[model_field.attname] = None if related is None else related.pk
-    model_field.set_cached_value(instance, related)
-
-
 # --- The engine --------------------------------------------------------------------
 
 
@@ -139,7 +114,7 @@ class Importer:
             self.model, user_id=getattr(user, "pk", None), reason=reason
         )
         self.key_fields = resource_class.key_fields()
-        self.new_instance = _instance_factory(self.model)
+        self.new_instance = instance_factory(self.model)
         self.checks = compile_checks(self.model)
         self.unique_sets = unique_sets(self.model)
         self._related_cache: dict[str, dict] = {}
@@ -226,7 +201,12 @@ class Importer:
         the background while the next chunk is read and validated."""
         self.bind(table.headers)
         pending: list[models.Model] = []  # new rows validated, not written yet
-        with BackgroundWrites(self.writer.connection) as background:
+        with (
+            self.writer.checked_per_statement()
+            if self.write
+            else contextlib.nullcontext(),
+            BackgroundWrites(self.writer.connection) as background,
+        ):
             for chunk in batched(table.rows, self.chunk_size):
                 rows = [_Row(number, list(values)) for number, values in chunk]
                 background.wait()  # the lookups below need the connection
@@ -380,7 +360,7 @@ class Importer:
                 if normalize_key(row.values[column.position]) == "":
                     row.fail(column.name, "This field is required.")
                 continue
-            _relate(instance, column.model_field, related)
+            relate(instance, column.model_field, related)
         for column in self.value_columns:
             try:
                 value = column.convert(row.values[column.position])

@@ -1,10 +1,12 @@
 """Rows and their simple-history rows written in bulk: COPY for new rows, one bulk
 UPDATE for changed ones; each history row names the user and the change reason."""
 
+import contextvars
 import json
 import operator
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 from django.db import connections, models, router
 from django.utils import timezone
@@ -117,6 +119,31 @@ class HistoryWriter:
             else:  # history_date, history_type, the user, reason, operation id...
                 self._extra.append(history_field)
 
+    @contextmanager
+    def checked_per_statement(self):
+        """Foreign keys of the written tables checked as each statement ends rather
+        than all at commit: the checks then run with the background writes, while
+        the next rows are validated, instead of after the last one."""
+        tables = [self.model._meta.db_table, self.model.history.model._meta.db_table]
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conname FROM pg_constraint "
+                "WHERE conrelid = ANY(%s::regclass[]) AND contype = 'f' "
+                "AND condeferrable AND condeferred",
+                [tables],
+            )
+            names = [row[0] for row in cursor.fetchall()]
+        if not names:
+            yield
+            return
+        listed = sql.SQL(", ").join(map(sql.Identifier, names))
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(listed))
+        yield
+        # Back to their declared mode (an error rolls the setting back with it).
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SET CONSTRAINTS {} DEFERRED").format(listed))
+
     def create(self, instances: list[models.Model]) -> None:
         """Insert new rows (ids from the table's sequence) and their "+" history."""
         ids = _allocate_ids(self.connection, self.model, len(instances))
@@ -197,8 +224,11 @@ class BackgroundWrites:
         return self
 
     def submit(self, write: Callable, *args) -> None:
+        """Start `write(*args)` in the thread, in the caller's context (so the
+        history rows it writes carry the caller's operation)."""
         self.wait()
-        self.pending = self.executor.submit(write, *args)
+        context = contextvars.copy_context()
+        self.pending = self.executor.submit(context.run, write, *args)
 
     def wait(self) -> None:
         """Until the write in flight is done; its error is raised here."""

@@ -109,6 +109,29 @@ def test_import_writes_rows_and_history_by_the_user_with_one_audit_event(
     assert event.changed_fields["rows"] == 4
 
 
+def test_every_chunk_of_a_large_import_is_written_with_its_history(
+    superuser, acme, settings
+):
+    """Several chunks: all but the last are written while the next is validated."""
+    settings.IMPORT_ASYNC_THRESHOLD_ROWS = 20_000
+    rows = [TASK_HEADER] + [
+        ["acme", "WEB", "", f"Task {n}", "TODO", "20"] for n in range(4_500)
+    ]
+
+    job = run_import(superuser, Task, csv_bytes(rows))
+
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert Task.objects.count() == 4_500
+    history = Task.history.filter(operation_id=job.operation_id)
+    assert history.count() == 4_500
+    assert set(history.values_list("history_user", "history_type")) == {
+        (superuser.pk, "+")
+    }
+    assert sorted(history.values_list("id", flat=True)) == sorted(
+        Task.objects.values_list("id", flat=True)
+    )
+
+
 @pytest.mark.parametrize("position", ["first", "middle", "last"])
 def test_one_bad_row_in_ten_thousand_changes_nothing(
     superuser, acme, position, settings

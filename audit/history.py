@@ -111,10 +111,17 @@ class HistoricalRecordBase(models.Model):
 
 
 class AuditedHistoricalRecords(HistoricalRecords):
-    """simple-history's HistoricalRecords whose rows carry an operation id."""
+    """simple-history's HistoricalRecords whose rows carry an operation id.
+
+    The history user is a plain column (no foreign key constraint, still indexed):
+    a constraint would check the user of every history row a bulk path writes,
+    and history must outlive who made it anyway.
+    """
 
     def __init__(self, **kwargs):
-        super().__init__(bases=[HistoricalRecordBase], **kwargs)
+        super().__init__(
+            bases=[HistoricalRecordBase], user_db_constraint=False, **kwargs
+        )
 
     def copy_fields(self, model):
         """The copied columns, indexed only where history is read: by object (the

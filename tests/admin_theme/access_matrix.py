@@ -223,7 +223,12 @@ class Cell:
                 },
             )
             self.requests += 1
-            body = response.content.decode(errors="replace").lower()
+            content = (
+                b"".join(response.streaming_content)  # an export streams its rows
+                if response.streaming
+                else response.content
+            )
+            body = content.decode(errors="replace").lower()
             if FOREIGN in body:
                 self.problems.append(
                     f"action {name}: foreign row named in the response"

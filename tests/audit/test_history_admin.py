@@ -1,6 +1,9 @@
 """History pages: timeline, as-of, revert, operations and their undo, an
 organization's recent changes, table sizes; and the read-only audit event admin."""
 
+import csv
+import io
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -334,3 +337,29 @@ class TestAuditEventAdmin:
                 f"/admin/audit/auditevent/{event.pk}/change/"
                 in response.content.decode()
             )
+
+    def test_csv_export_streams_and_is_audited(self, client, agent, event, foreign):
+        audit_event_record(
+            actor=None, action=AuditEvent.Action.UPDATE, organization=foreign
+        )
+        client.force_login(agent)
+        response = client.post(
+            reverse("admin:audit_auditevent_changelist"),
+            {
+                "action": "export_csv",
+                "select_across": 1,
+                "index": 0,
+                "_selected_action": [event.pk],
+            },
+        )
+        assert response.streaming
+        rows = list(
+            csv.DictReader(
+                io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))
+            )
+        )
+        assert {row["organization"] for row in rows} == {"Home Org"}
+        export = AuditEvent.objects.get(action="export")
+        assert export.actor == agent
+        assert export.changed_fields["rows"] == len(rows)
+        assert export.changed_fields["complete"] is True

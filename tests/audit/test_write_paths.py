@@ -496,6 +496,7 @@ ACTION_EVENTS = {
 # Actions that write no business data of ours, and why.
 ACTIONS_WITHOUT_HISTORY = {
     ("tenants.Organization", "open_support_agents"): "opens a page, writes nothing",
+    ("audit.AuditEvent", "export_csv"): "walked in test_history_admin (export event)",
     ("audit.AuditEvent", "history_sizes"): "opens a page, writes nothing",
     ("django_q.Failure", "run_again"): "test_run_again_is_an_audit_event",
 }
@@ -719,3 +720,29 @@ def test_job_writes_history_and_its_run_as_the_system_actor(world, name):
         system_actor(), history=name in JOBS_WRITING_DATA, events={"job_run"}
     )
     assert check(recorder, expect) == []
+
+
+# --- imports -------------------------------------------------------------------------
+def test_an_import_writes_history_by_the_user_and_is_undone_as_one(world):
+    from tests.import_export_helpers import csv_bytes, run_import
+
+    task = world.objects["work.Task"]
+    rows = [
+        ["organization", "project", "id", "title", "status", "priority"],
+        ["walk", "WALK", task.pk, "Imported title", "DONE", "40"],
+        ["walk", "WALK", "", "Imported task", "TODO", "20"],
+    ]
+    recorder = Recorder()
+    job = run_import(world.actor, Task, csv_bytes(rows))
+    assert job.status == "succeeded", job.message
+    assert check(recorder, Expect(world.actor, events={"import"})) == []
+    assert {r.operation_id for r in recorder.history()} == {job.operation_id}
+
+    result = audit_services.operation_undo(
+        actor=world.actor, operation_id=job.operation_id, reason="wrong file"
+    )
+
+    assert (result["restored"], result["deleted"]) == (1, 1)
+    task.refresh_from_db()
+    assert task.title == "A task to walk"
+    assert not Task.objects.filter(title="Imported task").exists()

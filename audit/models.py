@@ -151,6 +151,7 @@ class ImportJob(models.Model):
     file_sha256 = models.CharField(max_length=64)
     file_size = models.PositiveBigIntegerField(default=0)
     file_format = models.CharField(max_length=8, choices=Format.choices)
+    # The file, zlib-compressed, until the import ends.
     payload = models.BinaryField(null=True, blank=True, editable=False)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED

@@ -15,6 +15,7 @@ Every history row an import writes carries the job's `operation_id` (see
 
 import hashlib
 import logging
+import zlib
 
 from django.apps import apps
 from django.conf import settings
@@ -82,7 +83,9 @@ def import_job_create(
         job.message = str(error)
         job.finished_at = timezone.now()
     else:
-        job.payload = payload
+        # Compressed: CSV shrinks several times, and so does the memory the
+        # database driver needs to send and read it.
+        job.payload = zlib.compress(payload, 1)
         job.status = ImportJob.Status.QUEUED
     job.save()
     return job
@@ -142,7 +145,8 @@ def import_job_execute(job_id: int, in_background: bool = False) -> None:
                 write=write,
                 progress=progress,
             )
-            result = importer.run(open_table(bytes(job.payload), job.file_format))
+            payload = zlib.decompress(job.payload)
+            result = importer.run(open_table(payload, job.file_format))
             if result.error_rows:
                 transaction.set_rollback(True)
             elif write:
@@ -209,9 +213,23 @@ def _record_outcome(
         else:
             job.status = ImportJob.Status.PREVIEWED
     job.message = message
+    fields = [
+        "finished_at",
+        "duration",
+        "status",
+        "processed_rows",
+        "rows_new",
+        "rows_updated",
+        "rows_unchanged",
+        "rows_with_errors",
+        "errors",
+        "preview",
+        "message",
+    ]
     if job.status != ImportJob.Status.PREVIEWED:
         job.payload = None  # the file is not needed any more
-    job.save()
+        fields.append("payload")
+    job.save(update_fields=fields)
 
 
 def _audit(job: ImportJob, result: ImportResult) -> None:

@@ -209,7 +209,7 @@ def _pk_condition(model, pks, qn) -> tuple[str, list]:
     """`pk = ANY(list)`, or `pk IN (subquery)` for a queryset (nothing loaded)."""
     pk = qn(model._meta.pk.column)
     if isinstance(pks, models.QuerySet):
-        subquery, params = pks.values("pk").query.sql_with_params()
+        subquery, params = pks.order_by().values("pk").query.sql_with_params()
         return f"{pk} IN ({subquery})", list(params)
     return f"{pk} = ANY(%s)", [list(pks)]
 
@@ -243,16 +243,23 @@ def _snapshot_ctes(model, *, source: str, history_type: str, user_id, reason) ->
 
 
 @contextmanager
-def _planned_without_jit(cursor) -> Iterator[None]:
-    """Bulk statements are planned as costly, so PostgreSQL would JIT-compile them;
-    compiling takes longer (about half a second) than it saves. Inside the
-    caller's transaction only."""
-    cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-    previous = cursor.fetchone()[0]
+def _bulk_settings(cursor) -> Iterator[None]:
+    """Settings for one bulk statement, in the caller's transaction only. It is
+    planned as costly, so PostgreSQL would JIT-compile it, which takes longer
+    (about half a second) than it saves; and its sorts and hashes (the rows it
+    changed, their tag links) fit in memory instead of temporary files."""
+    cursor.execute(
+        "SELECT current_setting('jit'), current_setting('work_mem'), "
+        "set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+    )
+    jit, work_mem, *_ = cursor.fetchone()
     try:
         yield
     finally:
-        cursor.execute("SELECT set_config('jit', %s, true)", [previous])
+        cursor.execute(
+            "SELECT set_config('jit', %s, true), set_config('work_mem', %s, true)",
+            [jit, work_mem],
+        )
 
 
 def _bookkeeping_assignments(model, qn, table_alias: str = "") -> tuple[list, list]:
@@ -301,7 +308,7 @@ def update_with_history(
     with (
         transaction.atomic(using=connection.alias),
         connection.cursor() as cursor,
-        _planned_without_jit(cursor),
+        _bulk_settings(cursor),
     ):
         cursor.execute(statement, params)
         return [row[0] for row in cursor.fetchall()]
@@ -328,7 +335,7 @@ def restore_with_history(
     with (
         transaction.atomic(using=connection.alias),
         connection.cursor() as cursor,
-        _planned_without_jit(cursor),
+        _bulk_settings(cursor),
     ):
         for m2m in m2m_snapshots(model):
             _restore_links(cursor, qn, m2m, history_table, pk, history_ids)

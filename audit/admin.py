@@ -36,7 +36,7 @@ from audit.selectors import (
     organization_change_models,
     organization_changes,
 )
-from audit.services import operation_undo
+from audit.services.reverts import operation_undo
 from tenants.models import User
 from tenants.selectors import organizations_visible_to
 

@@ -4,7 +4,7 @@
   new, relations by name, JSON by key), filterable by user, field and dates;
 - as of (`<pk>/history/as-of/?at=...`): the object as it was at a past moment;
 - revert (`<pk>/history/<version>/revert/?mode=change|version`): undo one change
-  or restore a whole version, confirmed, through `audit.services.history_revert`.
+  or restore a whole version, confirmed, through `audit.services.reverts`.
 
 Everything reads through the scoped `get_history_queryset`: a foreign object's
 history answers 404 like a missing one. simple-history's own history form stays
@@ -36,7 +36,7 @@ from audit.selectors import (
     revert_plan,
     version_as_of,
 )
-from audit.services import history_revert
+from audit.services.reverts import history_revert
 from tenants.models import User
 
 REVERT_PERMISSION = "audit.revert_history"

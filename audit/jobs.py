@@ -1,7 +1,7 @@
 """django-q2 task functions of audit: the history retention. Thin wrappers over
 services; every run writes a `job_run` audit event by the system actor."""
 
-from audit.services import history_retention_apply
+from audit.services.retention import history_retention_apply
 from tenants.job_support import advisory_lock
 from tenants.services import job_run_record
 

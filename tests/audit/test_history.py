@@ -13,12 +13,8 @@ from audit.diffs import history_entries
 from audit.history import history_operation, record_history_in_migration
 from audit.models import AuditEvent
 from audit.selectors import operation_plan, revert_plan
-from audit.services import (
-    history_revert,
-    operation_undo,
-    record_bulk_update,
-    records_soft_delete,
-)
+from audit.services import record_bulk_update, records_soft_delete
+from audit.services.reverts import history_revert, operation_undo
 from tenants.services import SYSTEM_ACTOR_EMAIL
 from tests.factories import (
     MembershipFactory,

@@ -26,6 +26,8 @@ from audit import jobs as audit_jobs
 from audit import services as audit_services
 from audit.history import history_model_of, history_operation, tracked_models
 from audit.models import AuditEvent
+from audit.services import retention as audit_retention
+from audit.services import reverts as audit_reverts
 from tenants import jobs as tenant_jobs
 from tenants import services as tenant_services
 from tenants.models import Organization, Subscription, User
@@ -339,10 +341,10 @@ def _audit(w: World):
         "records_delete": lambda: audit_services.records_delete(
             actor=a, instances=[fresh[4]]
         ),
-        "history_revert": lambda: audit_services.history_revert(
+        "history_revert": lambda: audit_reverts.history_revert(
             actor=a, record=revert_record, reason="walk"
         ),
-        "operation_undo": lambda: audit_services.operation_undo(
+        "operation_undo": lambda: audit_reverts.operation_undo(
             actor=a, operation_id=undo_id, reason="walk"
         ),
     }
@@ -403,7 +405,13 @@ SERVICES_ELSEWHERE = {
     "save_with_history": "the primitive of the record_* services above",
     "history_retention_apply": "deletes history rows only: see the retention job",
 }
-SERVICE_MODULES = (tenant_services, work_services, audit_services)
+SERVICE_MODULES = (
+    tenant_services,
+    work_services,
+    audit_services,
+    audit_reverts,
+    audit_retention,
+)
 
 
 def _public_functions(module) -> set[str]:
@@ -738,7 +746,7 @@ def test_an_import_writes_history_by_the_user_and_is_undone_as_one(world):
     assert check(recorder, Expect(world.actor, events={"import"})) == []
     assert {r.operation_id for r in recorder.history()} == {job.operation_id}
 
-    result = audit_services.operation_undo(
+    result = audit_reverts.operation_undo(
         actor=world.actor, operation_id=job.operation_id, reason="wrong file"
     )
 

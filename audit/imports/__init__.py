@@ -39,11 +39,11 @@ MEGABYTE = 1024 * 1024
 
 def async_threshold() -> int:
     """Files with more rows than this are imported by a job worker."""
-    return getattr(settings, "IMPORT_ASYNC_THRESHOLD_ROWS", 5000)
+    return settings.IMPORT_ASYNC_THRESHOLD_ROWS
 
 
 def max_file_size() -> int:
-    return getattr(settings, "IMPORT_MAX_FILE_SIZE", 100 * MEGABYTE)
+    return settings.IMPORT_MAX_FILE_SIZE
 
 
 def import_job_create(

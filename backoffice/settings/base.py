@@ -149,6 +149,10 @@ HISTORY_RETENTION_DAYS = {
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+# Our imports (audit.imports): files of more rows than this are imported by the job
+# cluster, with a progress bar; larger uploads are refused.
+IMPORT_ASYNC_THRESHOLD_ROWS = env.int("IMPORT_ASYNC_THRESHOLD_ROWS", default=5000)
+IMPORT_MAX_FILE_SIZE = env.int("IMPORT_MAX_FILE_SIZE", default=100 * 1024 * 1024)
 
 # The functions a schedule may run: `register_schedules` and the schedule admin
 # accept nothing else.

@@ -126,7 +126,8 @@ def instance_factory(model) -> Callable[[], models.Model]:
         return model
     fixed, computed = {}, []
     for model_field in model._meta.concrete_fields:
-        if callable(model_field.default):  # timezone.now, dict...: one per row
+        if model_field.has_default() and callable(model_field.default):
+            # timezone.now, dict...: one value per row
             computed.append((model_field.attname, model_field.get_default))
         else:
             fixed[model_field.attname] = model_field.get_default()

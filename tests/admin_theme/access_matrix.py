@@ -288,6 +288,23 @@ class Cell:
             if record is not None:
                 url = self._url("simple_history", pk, record.history_id)
                 self._get("history form view", url, self._expect(visible, can_view))
+                self.revert_view(pk, record, visible, can_view)
+        as_of_url = self._url("history_as_of", pk)
+        if as_of_url:
+            self._get("history as-of view", as_of_url, self._expect(visible, can_view))
+
+    def revert_view(self, pk, record, visible: bool, can_view: bool):
+        """The revert page: only with the revert permission, only on visible rows."""
+        url = self._url("history_revert", pk, record.history_id)
+        if url is None:
+            return
+        may_revert = (
+            visible
+            and can_view
+            and self.user.has_perm("audit.revert_history")
+            and self._perm("change")
+        )
+        self._get("revert view", url, {200} if may_revert else {403, 404})
 
     def form_choices(self):
         """Every FK/M2M field of the admin's forms refuses the foreign row's id."""

@@ -396,6 +396,17 @@ def seed_tasks(*, target: int, rng: random.Random, batch_size: int = 50_000, log
                 for row in rows:
                     if rng.random() < 0.2 and tags.get(row[1]):
                         copy.write_row((row[0], rng.choice(tags[row[1]])))
+            # Each creation history row keeps the task's tags, as simple-history
+            # keeps them: a revert to that version keeps them too.
+            cursor.execute(
+                "INSERT INTO work_historicaltask_tags "
+                "(id, task_id, tag_id, history_id) "
+                "SELECT t.id, t.task_id, t.tag_id, h.history_id "
+                "FROM work_task_tags t JOIN work_historicaltask h "
+                "ON h.id = t.task_id AND h.history_type = '+' "
+                "WHERE t.task_id = ANY(%s)",
+                [ids],
+            )
         done += size
         if log:
             log(f"  {existing + done:,} / {target:,} tasks")

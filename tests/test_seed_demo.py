@@ -43,3 +43,14 @@ def test_seeded_tasks_stay_inside_their_project_organization():
     call_command("seed_demo", "--tasks", "300")
     mismatched = Task.all_objects.exclude(organization=F("project__organization"))
     assert not mismatched.exists()
+
+
+def test_seeded_creation_history_keeps_the_tags():
+    call_command("seed_demo", "--tasks", "300")
+    tagged = Task.all_objects.filter(tags__isnull=False).distinct()
+    assert tagged.exists()
+    for task in tagged[:20]:
+        creation = task.history.get(history_type="+")
+        assert {link.tag_id for link in creation.tags.all()} == set(
+            task.tags.values_list("pk", flat=True)
+        )

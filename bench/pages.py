@@ -87,8 +87,8 @@ class Bench:
             raise RuntimeError(f"{url}: HTTP {response.status_code}")
         return {"wall": wall, "cpu": cpu, "queries": queries, "refused": refused}
 
-    def slowest_queries(self, client, url: str, cold: bool) -> list[dict]:
-        """One more request (not timed), its three slowest queries."""
+    def slowest_queries(self, client, url: str, cold: bool) -> tuple[float, list]:
+        """One more request (not timed): its SQL time, its three slowest queries."""
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -96,8 +96,10 @@ class Bench:
             self.cache.clear()
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
-        slow = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:3]
-        return [{"ms": float(q["time"]) * 1000, "sql": q["sql"]} for q in slow]
+        captured = queries.captured_queries
+        total = sum(float(q["time"]) for q in captured) * 1000
+        slow = sorted(captured, key=lambda q: -float(q["time"]))[:3]
+        return total, [{"ms": float(q["time"]) * 1000, "sql": q["sql"]} for q in slow]
 
     def stock_plan(self, client, url: str, cold: bool, side: dict) -> int:
         """Repetitions for a stock page, from its first request (a warm-up, kept as
@@ -146,7 +148,7 @@ class Bench:
                 cpu_median=statistics.median(side["cpu"]),
             )
             result[name] = side
-        ours["slow"] = self.slowest_queries(client, ours["url"], cold)
+        ours["sql_ms"], ours["slow"] = self.slowest_queries(client, ours["url"], cold)
         return result
 
 

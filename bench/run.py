@@ -65,7 +65,7 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
     tasks = big["tasks"]
     size = f"{tasks / 1e6:g}M" if tasks >= 1e6 else f"{tasks / 1e3:g}k"
     lines = [
-        f"| page | ours ms median / p95 | ours CPU ms | stock ms median (n) "
+        f"| page | ours ms median / p95 | ours CPU / SQL ms | stock ms median (n) "
         f"| stock/ours | ours @10k ms | {size}/10k | queries ours (stock) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -95,7 +95,8 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
         queries = f"{ours['queries']}" + (f" ({stock['queries']})" if stock else "")
         lines.append(
             f"| {label} | {_ms(ours['median'])} / {_ms(ours['p95'])} "
-            f"| {_ms(ours['cpu_median'])} | {stock_cell} | {_ratio(row['vs_stock'])} "
+            f"| {_ms(ours['cpu_median'])} / {_ms(ours.get('sql_ms'))} "
+            f"| {stock_cell} | {_ratio(row['vs_stock'])} "
             f"| {_ms(row['small'])} | {_ratio(row['vs_small'])} | {queries} |"
         )
     by_key = {row["key"]: row for row in rows}
@@ -240,7 +241,9 @@ def main(argv=None) -> None:
         f"start, {big['loadavg'][0]:.1f} at end. Server-side time through the "
         f"in-process test client, {args.warmup} warm-ups then {args.reps} "
         "repetitions (stock: fewer when a request takes over a second, n shown); "
-        "CPU = this Python process only (the rest is PostgreSQL and waiting).",
+        "CPU = this Python process's CPU time (median); SQL = the summed query time "
+        "of one more request (ms granularity per query); the rest of the wall time "
+        "is waiting for a CPU (the load average above).",
         "",
     ]
     body = [

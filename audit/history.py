@@ -385,6 +385,28 @@ def _restore_links(cursor, qn, m2m: M2MSnapshot, history_table, pk, history_ids)
     )
 
 
+def snapshot_links(model: type[models.Model], *, operation_id: uuid.UUID) -> None:
+    """Give the history rows an operation wrote without their many-to-many links
+    (a writer that COPYs history rows) the links of their rows, as simple-history
+    keeps them: one statement per many-to-many field."""
+    connection = _connection(model)
+    qn = connection.ops.quote_name
+    history_table = qn(history_model_of(model)._meta.db_table)
+    pk = qn(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        for m2m in m2m_snapshots(model):
+            links, source = qn(m2m.history_table), qn(m2m.source)
+            cursor.execute(
+                f"INSERT INTO {links} (id, {source}, {qn(m2m.target)}, history_id) "
+                f"SELECT t.id, t.{source}, t.{qn(m2m.target)}, h.history_id "
+                f"FROM {history_table} h "
+                f"JOIN {qn(m2m.through_table)} t ON t.{source} = h.{pk} "
+                "WHERE h.operation_id = %s AND h.history_type <> '-' AND NOT EXISTS "
+                f"(SELECT 1 FROM {links} l WHERE l.history_id = h.history_id)",
+                [operation_id],
+            )
+
+
 # --- Data migrations --------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 from psycopg import sql
 
-from audit.history import history_operation
+from audit.history import history_operation, snapshot_links
 from audit.imports.engine import Importer, ImportResult
 from audit.imports.files import ImportFileError, open_table
 from audit.models import AuditEvent, ImportJob
@@ -150,6 +150,7 @@ def import_job_execute(job_id: int, in_background: bool = False) -> None:
             if result.error_rows:
                 transaction.set_rollback(True)
             elif write:
+                snapshot_links(importer.model, operation_id=job.operation_id)
                 _audit(job, result)
     except ImportFileError as error:
         result, message = None, str(error)

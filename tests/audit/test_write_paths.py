@@ -745,6 +745,10 @@ def test_an_import_writes_history_by_the_user_and_is_undone_as_one(world):
     assert job.status == "succeeded", job.message
     assert check(recorder, Expect(world.actor, events={"import"})) == []
     assert {r.operation_id for r in recorder.history()} == {job.operation_id}
+    imported = task.history.filter(operation_id=job.operation_id).get()
+    assert [link.tag_id for link in imported.tags.all()] == [
+        world.objects["work.Tag"].pk
+    ]
 
     result = audit_reverts.operation_undo(
         actor=world.actor, operation_id=job.operation_id, reason="wrong file"

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Failure
 
+from admin_theme import jobs as admin_theme_jobs
 from admin_theme.models import SavedView
 from audit import jobs as audit_jobs
 from audit import services as audit_services
@@ -689,10 +690,11 @@ def _job_recipes(w: World):
             membership_id=membership.pk
         ),
         "apply_history_retention": lambda: audit_jobs.apply_history_retention(),
+        "refresh_dashboard_stats": lambda: admin_theme_jobs.refresh_dashboard_stats(),
     }
 
 
-JOB_MODULES = (tenant_jobs, work_jobs, audit_jobs)
+JOB_MODULES = (tenant_jobs, work_jobs, audit_jobs, admin_theme_jobs)
 # Jobs that change business data: they must leave history rows.
 JOBS_WRITING_DATA = {
     "sync_expired_subscriptions",

@@ -182,8 +182,15 @@ class TestTwoFactor:
     ]
 
     def test_every_admin_url_requires_enrolment_then_a_code(self, client, ada):
+        from django.contrib import admin
+        from django.urls import reverse
+
         client.force_login(ada)
-        for url in self.ADMIN_URLS:
+        changelists = [
+            reverse(f"admin:{m._meta.app_label}_{m._meta.model_name}_changelist")
+            for m in admin.site._registry
+        ]
+        for url in [*self.ADMIN_URLS, *changelists]:
             response = client.get(url)
             assert response.status_code == 302, url
             assert response["Location"].startswith("/admin/2fa/setup/"), url

@@ -222,9 +222,14 @@ def save_through_services(request, obj, form, change) -> None:
 class ScopedInlineMixin(ScopedFormFieldsMixin):
     extra = 0
     show_change_link = True
+    # Related rows the inline shows (and their __str__ reads), fetched with it.
+    list_select_related: tuple[str, ...] = ()
 
     def get_queryset(self, request):
-        return selectors.scope_to_user(super().get_queryset(request), request.user)
+        queryset = super().get_queryset(request)
+        if self.list_select_related:
+            queryset = queryset.select_related(*self.list_select_related)
+        return selectors.scope_to_user(queryset, request.user)
 
 
 class BaseTabularInline(ScopedInlineMixin, TabularInline):

@@ -74,12 +74,14 @@ class MembershipInline(BaseTabularInline):
     fields = ("user", "role", "created_at")
     readonly_fields = ("created_at",)
     autocomplete_fields = ("user",)
+    list_select_related = ("user", "organization")
     per_page = 10
     tab = True
 
 
 class SubscriptionInline(BaseTabularInline):
     model = Subscription
+    list_select_related = ("plan", "organization")
     fields = ("plan", "status", "current_period_start", "current_period_end")
     readonly_fields = fields
     per_page = 5
@@ -92,6 +94,7 @@ class SubscriptionInline(BaseTabularInline):
 
 class InvoiceInline(BaseTabularInline):
     model = Invoice
+    list_select_related = ("organization",)
     fields = ("number", "amount", "currency", "status", "issued_on", "due_on")
     readonly_fields = fields
     per_page = 10
@@ -106,6 +109,7 @@ class ProjectInline(BaseTabularInline):
     model = Project
     fields = ("key", "name", "status", "owner")
     readonly_fields = fields
+    list_select_related = ("owner", "organization")
     per_page = 10
     tab = True
     can_delete = False

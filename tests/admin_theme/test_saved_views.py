@@ -1,4 +1,4 @@
-"""Saved views: save the current list query, reopen it from the sidebar, share per role."""
+"""Saved views: save a list's query, reopen it from the sidebar, share per role."""
 
 import pytest
 from django.contrib.auth.models import Group

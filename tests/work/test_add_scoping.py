@@ -22,7 +22,7 @@ def agent_client(client):
 
 
 def test_task_in_a_foreign_organization_is_refused(agent_client):
-    client, home, foreign = agent_client
+    client, _, foreign = agent_client
     foreign_project = ProjectFactory(organization=foreign)
     response = client.post(
         reverse("admin:work_task_add"),
@@ -64,7 +64,7 @@ def test_task_mixing_own_organization_and_foreign_project_is_refused(agent_clien
 
 
 def test_project_in_own_organization_is_created_with_history(agent_client):
-    client, home, foreign = agent_client
+    client, home, _ = agent_client
     response = client.post(
         reverse("admin:work_project_add"),
         {

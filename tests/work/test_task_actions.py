@@ -46,7 +46,7 @@ def _post_action(client, action, tasks, url=CHANGELIST, **data):
     return client.post(url, payload)
 
 
-# --- services -------------------------------------------------------------------------
+# --- services -------------------------------------------------------------------
 class TestServices:
     def test_assign_writes_history_per_task_and_one_audit_event(
         self, superuser, tasks, member
@@ -101,7 +101,7 @@ class TestServices:
         assert Task.objects.filter(project=tasks[0].project).count() == 3
 
 
-# --- admin ------------------------------------------------------------------------------
+# --- admin ----------------------------------------------------------------------
 class TestAdmin:
     def test_bulk_assign_confirms_first_then_says_what_it_did(
         self, admin_client, tasks, member

@@ -287,43 +287,45 @@ def _required_reason(reason: str) -> str:
 
 
 @transaction.atomic
+def _organization_set_status(
+    *, actor, organization: Organization, status: str, action: str, reason: str
+) -> None:
+    """Move an organization to `status`; the reason goes on history and audit."""
+    reason = _required_reason(reason)
+    if organization.status == status:
+        label = Organization.Status(status).label.lower()
+        raise ValidationError(f"{organization} is already {label}.")
+    record_update(
+        actor=actor, instance=organization, data={"status": status}, reason=reason
+    )
+    audit_event_record(
+        actor=actor,
+        action=action,
+        organization=organization,
+        target=organization,
+        changes={"reason": reason},
+    )
+
+
 def organization_suspend(*, actor, organization: Organization, reason: str) -> None:
     """Suspend an active organization; the reason is kept on history and audit."""
-    reason = _required_reason(reason)
-    if organization.status == Organization.Status.SUSPENDED:
-        raise ValidationError(f"{organization} is already suspended.")
-    record_update(
+    _organization_set_status(
         actor=actor,
-        instance=organization,
-        data={"status": Organization.Status.SUSPENDED},
-        reason=reason,
-    )
-    audit_event_record(
-        actor=actor,
+        organization=organization,
+        status=Organization.Status.SUSPENDED,
         action=AuditEvent.Action.SUSPEND,
-        organization=organization,
-        target=organization,
-        changes={"reason": reason},
-    )
-
-
-@transaction.atomic
-def organization_reactivate(*, actor, organization: Organization, reason: str) -> None:
-    reason = _required_reason(reason)
-    if organization.status == Organization.Status.ACTIVE:
-        raise ValidationError(f"{organization} is already active.")
-    record_update(
-        actor=actor,
-        instance=organization,
-        data={"status": Organization.Status.ACTIVE},
         reason=reason,
     )
-    audit_event_record(
+
+
+def organization_reactivate(*, actor, organization: Organization, reason: str) -> None:
+    """Reactivate a suspended organization; the reason is kept on history and audit."""
+    _organization_set_status(
         actor=actor,
-        action=AuditEvent.Action.REACTIVATE,
         organization=organization,
-        target=organization,
-        changes={"reason": reason},
+        status=Organization.Status.ACTIVE,
+        action=AuditEvent.Action.REACTIVATE,
+        reason=reason,
     )
 
 

@@ -10,16 +10,21 @@ go through the audit services: history with the actor, an audit event.
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db import models
+from django.forms.utils import flatatt
 from django.http import Http404
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.admin import checkbox as row_checkbox
+from unfold.decorators import display
 
 from admin_theme import search  # noqa: F401  (registers trgm_icontains)
 from admin_theme.actions import confirmed_action
 from admin_theme.import_export import ScopedImportExportMixin
 from admin_theme.models import SavedView
-from admin_theme.paginator import EstimatedCountPaginator
+from admin_theme.paginator import EstimatedCountPaginator, LookaheadPaginator
 from audit.admin_history import HistoryAdminMixin
 from audit.services import (
     VersionConflict,
@@ -57,11 +62,18 @@ class ScopedFormFieldsMixin:
 
 
 class CountSafeMixin:
-    """No unbounded COUNT(*) on a changelist: exact up to 10,000 rows, PostgreSQL's
-    estimate beyond, and no second "total" count. Every ModelAdmin uses it."""
+    """No unbounded COUNT(*) on a changelist: exact up to 1,000 rows, PostgreSQL's
+    estimate beyond, and no second "total" count; autocomplete answers count
+    nothing. Every ModelAdmin uses it."""
 
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    def get_paginator(self, request, queryset, per_page, *args, **kwargs):
+        match = request.resolver_match
+        if match is not None and match.url_name == "autocomplete":
+            return LookaheadPaginator(queryset, per_page, *args, **kwargs)
+        return super().get_paginator(request, queryset, per_page, *args, **kwargs)
 
 
 class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
@@ -128,6 +140,22 @@ class BaseAdmin(
     list_before_template = "admin_theme/saved_views_bar.html"
     compressed_fields = True
     warn_unsaved_form = True
+    # Options Unfold's templates read but its ModelAdmin does not define: a missing
+    # attribute makes the template engine call dir() on the admin, twice per row.
+    list_sections = ()
+    list_sections_classes = ""
+    conditional_fields = {}
+    change_form_show_cancel_button = False
+
+    @display(description=ModelAdmin.action_checkbox.short_description)
+    def action_checkbox(self, obj):
+        """Unfold's row checkbox, without rendering a widget template per row."""
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}"{}>',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            flatatt(row_checkbox.attrs),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         """Declared read-only fields plus the bookkeeping timestamps the model has."""

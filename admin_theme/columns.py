@@ -1,6 +1,11 @@
 """List columns shared by the admins."""
 
-from django.urls import NoReverseMatch, reverse
+import functools
+from urllib.parse import quote as url_quote
+
+from django.contrib.admin.utils import quote
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from unfold.decorators import display
 
@@ -19,14 +24,61 @@ def linked(field_name: str, description: str | None = None):
         target = getattr(obj, field_name)
         if target is None:
             return "-"
-        opts = target._meta
-        try:
-            url = reverse(
-                f"admin:{opts.app_label}_{opts.model_name}_change", args=[target.pk]
-            )
-        except NoReverseMatch:
+        url = _change_url(target)
+        if url is None:
             return str(target)
         return format_html('<a class="text-primary-600" href="{}">{}</a>', url, target)
 
     column.__name__ = f"link_to_{field_name}"
     return column
+
+
+_PK = "__pk__"
+
+
+@functools.cache
+def _change_url_pattern(label: str, prefix: str, urlconf) -> str | None:
+    try:
+        return reverse(f"admin:{label}_change", args=[_PK], urlconf=urlconf)
+    except NoReverseMatch:
+        return None
+
+
+def _change_url(obj) -> str | None:
+    """The admin change page of `obj`: reversed once per model (and script prefix),
+    then filled in; a list of 50 rows with three link columns reverses 3 URLs,
+    not 150."""
+    opts = obj._meta
+    pattern = _change_url_pattern(
+        f"{opts.app_label}_{opts.model_name}", get_script_prefix(), get_urlconf()
+    )
+    if pattern is None:
+        return None
+    return pattern.replace(_PK, url_quote(str(quote(obj.pk)), safe=""))
+
+
+@functools.cache
+def _badge_html(text: str, color: str | None) -> str:
+    return render_to_string(
+        "unfold/helpers/display_label.html",
+        {"label": text, "label_type": color, "multiple": False},
+    )
+
+
+def badge(colors: dict[str, str], **display_options):
+    """A list column drawn as Unfold's coloured label (`@display(label=colors)`),
+    each distinct badge rendered once per process rather than once per cell: a
+    50-row page with two badge columns otherwise renders 200 templates."""
+
+    def decorate(method):
+        @display(**display_options)
+        @functools.wraps(method)
+        def column(admin, obj):
+            value = method(admin, obj)
+            if value is None:
+                return admin.get_empty_value_display()
+            return _badge_html(str(value), colors.get(value))
+
+        return column
+
+    return decorate

@@ -14,12 +14,18 @@ from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-CAP = 10_000
+# Exact counts up to here. A capped count still reads every matching row up to the
+# cap: 10,000 matches of a title search cost 20 ms at 1M tasks, 1,000 cost 2 ms.
+CAP = 1_000
 
 
 class EstimatedCountPaginator(Paginator):
     template_name = "admin_theme/pagination.html"
     is_estimated = False
+
+    @property
+    def cap(self) -> int:
+        return CAP
 
     @cached_property
     def count(self) -> int:
@@ -61,3 +67,18 @@ class EstimatedCountPaginator(Paginator):
         if ids:
             rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+class LookaheadPaginator(Paginator):
+    """Autocomplete results: one page and whether another follows, read as
+    `per_page + 1` rows; the widget needs no count, so none is made."""
+
+    def page(self, number):
+        try:
+            number = max(1, int(number))
+        except (TypeError, ValueError):
+            number = 1
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        self.count = bottom + len(rows)  # what `has_next()` reads
+        return self._get_page(rows[: self.per_page], number, self)

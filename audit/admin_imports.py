@@ -8,6 +8,7 @@ from unfold.contrib.filters.admin import ChoicesDropdownFilter, RangeDateTimeFil
 from unfold.decorators import display
 
 from admin_theme.admin import CountSafeMixin
+from admin_theme.columns import badge
 from audit.imports.selectors import import_jobs_visible_to
 from audit.models import ImportJob
 
@@ -78,6 +79,6 @@ class ImportJobAdmin(CountSafeMixin, ModelAdmin):
             return obj.file_name
         return format_html('<a href="{}">{}</a>', url, obj.file_name)
 
-    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    @badge(STATUS_COLORS, description="Status", ordering="status")
     def display_status(self, obj):
         return obj.status

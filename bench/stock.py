@@ -25,10 +25,12 @@ site.site_header = "Stock Django admin (benchmark)"
 
 
 def _field(model, name):
+    """A field that can be a list column or a filter (not a to-many relation)."""
     try:
-        return model._meta.get_field(name)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
         return None
+    return None if field.many_to_many or field.one_to_many else field
 
 
 def plain_list_display(model, names) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from admin_theme.actions import confirmed_action, for_each
 from admin_theme.admin import BaseAdmin, BaseTabularInline, CountSafeMixin, TrashMixin
-from admin_theme.columns import linked
+from admin_theme.columns import badge, linked
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import services
 from tenants.admin_forms import ExtendForm, OptionalReasonForm, PlanTierForm, ReasonForm
@@ -200,7 +200,7 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
             ),
         )
 
-    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    @badge(STATUS_COLORS, description="Status", ordering="status")
     def display_status(self, obj):
         return obj.status
 
@@ -282,7 +282,7 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     def open_support_agents(self, request, object_id):
         return redirect("admin:tenants_organization_support", object_id)
 
-    @display(description="Plan tier", ordering="plan_tier", label=TIER_COLORS)
+    @badge(TIER_COLORS, description="Plan tier", ordering="plan_tier")
     def display_tier(self, obj):
         return obj.plan_tier
 
@@ -369,7 +369,7 @@ class PlanAdmin(BaseAdmin):
     search_fields = ("code", "name")
     ordering = ("monthly_price",)
 
-    @display(description="Tier", ordering="tier", label=TIER_COLORS)
+    @badge(TIER_COLORS, description="Tier", ordering="tier")
     def display_tier(self, obj):
         return obj.tier
 
@@ -396,7 +396,7 @@ class SubscriptionAdmin(BaseAdmin):
     ordering = ("-current_period_end",)
     actions = ["extend", "cancel"]
 
-    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    @badge(STATUS_COLORS, description="Status", ordering="status")
     def display_status(self, obj):
         return obj.status
 
@@ -466,7 +466,7 @@ class InvoiceAdmin(BaseAdmin):
     ordering = ("-issued_on", "-id")
     actions = ["mark_paid", "void"]
 
-    @display(description="Status", ordering="status", label=STATUS_COLORS)
+    @badge(STATUS_COLORS, description="Status", ordering="status")
     def display_status(self, obj):
         return obj.status
 

@@ -5,11 +5,11 @@ from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateFilter,
 )
-from unfold.decorators import action, display
+from unfold.decorators import action
 
 from admin_theme.actions import confirmed_action
 from admin_theme.admin import BaseAdmin, BaseTabularInline, TrashMixin
-from admin_theme.columns import linked
+from admin_theme.columns import badge, linked
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import selectors
 from work import services
@@ -68,10 +68,10 @@ class ProjectAdmin(TrashMixin, BaseAdmin):
     autocomplete_fields = ("organization", "owner")
     ordering = ("organization_id", "key")
 
-    @display(
+    @badge(
+        {"active": "success", "archived": "info"},
         description="Status",
         ordering="status",
-        label={"active": "success", "archived": "info"},
     )
     def display_status(self, obj):
         return obj.status
@@ -142,11 +142,11 @@ class TaskAdmin(TrashMixin, BaseAdmin):
     actions_row = ["mark_done"]
     actions_detail = ["mark_done_detail"]
 
-    @display(description="Status", ordering="status", label=TASK_STATUS_COLORS)
+    @badge(TASK_STATUS_COLORS, description="Status", ordering="status")
     def display_status(self, obj):
         return obj.status
 
-    @display(description="Priority", ordering="priority", label=PRIORITY_COLORS)
+    @badge(PRIORITY_COLORS, description="Priority", ordering="priority")
     def display_priority(self, obj):
         return obj.get_priority_display()
 

@@ -1,4 +1,5 @@
 from django import template
+from django.utils.safestring import mark_safe
 
 from admin_theme.saved_views import views_of_model
 
@@ -8,3 +9,36 @@ register = template.Library()
 @register.filter
 def saved_views_of(model_admin, request):
     return views_of_model(request, model_admin.model)
+
+
+ROW_ACTIONS_TEMPLATE = "unfold/helpers/actions_row.html"
+_PK_STANDIN = 918_273_645_546_372_819
+
+
+def _unfold_row_actions(engine):
+    """Unfold's own template, behind our override of the same name."""
+    _, ours = engine.find_template(ROW_ACTIONS_TEMPLATE)
+    template, _ = engine.find_template(ROW_ACTIONS_TEMPLATE, skip=[ours])
+    return template
+
+
+@register.simple_tag(takes_context=True)
+def row_actions(context, actions, instance_pk):
+    """Unfold's row-actions cell, rendered once per list and reused for each row
+    (only the row's id differs): 50 renders of it cost 5-10 ms a page."""
+    if not actions:
+        return ""
+    template = _unfold_row_actions(context.template.engine)
+    if not isinstance(instance_pk, int):
+        return template.render(
+            context.new({"actions": actions, "instance_pk": instance_pk})
+        )
+    # Kept on the request: each row's include has a render context of its own.
+    rendered = context.request.__dict__.setdefault("_row_actions", {})
+    if id(actions) not in rendered:
+        html = template.render(
+            context.new({"actions": actions, "instance_pk": _PK_STANDIN})
+        )
+        rendered[id(actions)] = (actions, html)  # (holding `actions` keeps its id)
+    html = rendered[id(actions)][1]
+    return mark_safe(html.replace(str(_PK_STANDIN), str(instance_pk)))

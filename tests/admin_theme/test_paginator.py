@@ -1,6 +1,8 @@
 """Estimated counts and deep pages."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from admin_theme import paginator as paginator_module
 from admin_theme.paginator import EstimatedCountPaginator
@@ -43,3 +45,22 @@ def test_changelist_says_when_the_count_is_estimated(admin_client, tasks, monkey
     monkeypatch.setattr(paginator_module, "CAP", 20)
     page = admin_client.get("/admin/work/task/").content.decode()
     assert "(estimated)" in page
+
+
+def test_autocomplete_pages_without_counting(admin_client):
+    project = ProjectFactory(name="Website relaunch")
+    for n in range(25):
+        ProjectFactory(organization=project.organization, name=f"Website {n:02d}")
+    url = (
+        "/admin/autocomplete/?app_label=work&model_name=task&field_name=project"
+        "&term=website"
+    )
+    admin_client.get(url)  # warm the session and content types
+    with CaptureQueriesContext(connection) as queries:
+        first = admin_client.get(url).json()
+    assert len(first["results"]) == 20 and first["pagination"]["more"] is True
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    last = admin_client.get(url + "&page=2").json()
+    assert len(last["results"]) == 6 and last["pagination"]["more"] is False
+    seen = {r["id"] for r in first["results"]} | {r["id"] for r in last["results"]}
+    assert len(seen) == 26

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -204,6 +205,20 @@ class TestAdmin:
         assert Task.objects.get(pk=tasks[0].pk).status == "TODO"
         admin_client.post(url, {"apply": "yes"})
         assert Task.objects.get(pk=tasks[0].pk).status == "DONE"
+
+    def test_list_rows_carry_their_own_links_and_badges(self, admin_client, tasks):
+        page = admin_client.get(reverse("admin:work_task_changelist")).content.decode()
+        for task in tasks:
+            # The row's "Mark done", its checkbox and its project link name that row.
+            assert reverse("admin:work_task_mark_done", args=[task.pk]) in page
+            assert f'name="_selected_action" value="{task.pk}"' in page
+            assert reverse("admin:work_project_change", args=[task.project_id]) in page
+        # Each row's status badge is exactly Unfold's label for it.
+        badge = render_to_string(
+            "unfold/helpers/display_label.html",
+            {"label": "TODO", "label_type": "info", "multiple": False},
+        )
+        assert page.count(badge) == len(tasks)
 
     def test_row_action_on_a_foreign_task_is_404(self, client, tasks):
         agent = staff_with_role(roles.SUPPORT_AGENT)

@@ -54,14 +54,19 @@ class _NewRow:
     def __init__(self, fields, connection):
         self.read = operator.attrgetter(*(f.attname for f in fields))
         self.conversions = []
+        self.stamps = []  # auto_now(_add) fields: set by `stamp`, then read as is
         for index, field in enumerate(fields):
-            stamps = getattr(field, "auto_now", False) or getattr(
+            if getattr(field, "auto_now", False) or getattr(
                 field, "auto_now_add", False
-            )
+            ):
+                self.stamps.append(
+                    (field.attname, isinstance(field, models.DateTimeField))
+                )
+                continue
             plain_pre_save = isinstance(field, models.DateField) or (
                 type(field).pre_save is models.Field.pre_save
             )
-            if stamps or not plain_pre_save:
+            if not plain_pre_save:
                 convert = self._saved(field, connection)
             elif isinstance(field, models.JSONField):
                 convert = self._json(field)
@@ -70,6 +75,15 @@ class _NewRow:
             else:
                 convert = self._prepared(field, connection)
             self.conversions.append((index, convert))
+
+    def stamp(self, instances) -> None:
+        """Creation and update times of a batch: one clock read for all its rows
+        (the time they are written), where `pre_save` reads it twice per row."""
+        now = timezone.now()
+        for attname, with_time in self.stamps:
+            value = now if with_time else now.date()
+            for instance in instances:
+                setattr(instance, attname, value)
 
     @staticmethod
     def _saved(field, connection):
@@ -150,6 +164,7 @@ class HistoryWriter:
         for instance, pk in zip(instances, ids, strict=True):
             instance.pk = pk
             instance._state.adding = False
+        self._new_row.stamp(instances)
         _copy(
             self.connection,
             self.model._meta.db_table,

@@ -18,6 +18,7 @@ STATUS_COLORS = {
     "previewed": "info",
     "succeeded": "success",
     "failed": "danger",
+    "expired": "info",
 }
 
 

@@ -123,6 +123,7 @@ class ImportJob(models.Model):
         PREVIEWED = "previewed", "Awaiting confirmation"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired (not confirmed)"
 
     class Stage(models.TextChoices):
         PREVIEW = "preview", "Preview (dry run)"

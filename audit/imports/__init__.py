@@ -13,6 +13,7 @@ Every history row an import writes carries the job's `operation_id` (see
 `audit.history`), so the import can be found, and undone, as a whole.
 """
 
+import datetime as dt
 import hashlib
 import logging
 import zlib
@@ -117,6 +118,24 @@ def import_job_confirm(*, actor, job: ImportJob) -> bool:
     job.refresh_from_db()
     import_job_start(job=job)
     return True
+
+
+# A preview keeps its file (in the database) until it is confirmed; one left
+# unconfirmed this long is expired and its file dropped.
+PREVIEW_LIFETIME = dt.timedelta(hours=24)
+
+
+def import_previews_expire(*, now=None) -> int:
+    """Expire the previews nobody confirmed within `PREVIEW_LIFETIME`: their
+    stored files are dropped and they can no longer be confirmed. Returns how many."""
+    now = now or timezone.now()
+    return ImportJob.objects.filter(
+        status=ImportJob.Status.PREVIEWED, finished_at__lt=now - PREVIEW_LIFETIME
+    ).update(
+        status=ImportJob.Status.EXPIRED,
+        payload=None,
+        message="Not confirmed within 24 hours: upload the file again to import it.",
+    )
 
 
 def import_job_execute(job_id: int, in_background: bool = False) -> None:

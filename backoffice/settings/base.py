@@ -162,6 +162,7 @@ JOB_FUNCTIONS_ALLOWED = [
     "work.jobs.generate_weekly_digest",
     "work.jobs.remind_overdue_tasks",
     "audit.jobs.apply_history_retention",
+    "audit.jobs.expire_import_previews",
     "admin_theme.jobs.refresh_dashboard_stats",
 ]
 

@@ -3,6 +3,7 @@ report, bad files, large files in the background, exports (filters, scope,
 selectable columns, formula cells, streaming), and the permissions of each role."""
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -13,7 +14,9 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
+from audit.jobs import expire_import_previews
 from audit.models import AuditEvent, ImportJob
 from audit.resources import resource_for
 from audit.services import record_soft_delete
@@ -121,6 +124,34 @@ def test_finance_previews_then_confirms_a_plan_import(client, finance):
     again = client.post(_url(Plan, "process_import"), {"job": job.pk})
     assert again.status_code == 302
     assert Plan.history.filter(operation_id=job.operation_id).count() == 2
+
+
+def test_an_unconfirmed_preview_expires_after_a_day_and_drops_its_file(client, finance):
+    client.force_login(finance)
+    rows = [PLAN_HEADER, ["team", "Team", "starter", "39.00", "EUR", "True"]]
+    _upload(client, Plan, csv_bytes(rows))
+    stale = _latest_job()
+    _upload(client, Plan, csv_bytes(rows))
+    fresh = _latest_job()
+    assert stale.status == fresh.status == ImportJob.Status.PREVIEWED
+    assert stale.payload is not None
+    ImportJob.objects.filter(pk=stale.pk).update(
+        finished_at=timezone.now() - dt.timedelta(hours=25)
+    )
+
+    assert expire_import_previews() == {"expired": 1}
+
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.status, stale.payload) == (ImportJob.Status.EXPIRED, None)
+    assert "upload the file again" in stale.message
+    assert fresh.status == ImportJob.Status.PREVIEWED and fresh.payload is not None
+    # An expired preview can no longer be confirmed: nothing is imported.
+    client.post(_url(Plan, "process_import"), {"job": stale.pk})
+    assert not Plan.objects.filter(code="team").exists()
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.JOB_RUN, changed_fields__expired=1
+    ).exists()
 
 
 def test_rows_with_errors_are_listed_and_downloadable_as_csv(client, finance):

@@ -32,7 +32,7 @@ def test_register_schedules_creates_each_schedule_once():
     call_command("register_schedules")
 
     schedules = {s.name: s for s in Schedule.objects.all()}
-    assert len(schedules) == Schedule.objects.count() == len(SCHEDULES) == 6
+    assert len(schedules) == Schedule.objects.count() == len(SCHEDULES) == 7
     cadences = {(s.func, s.schedule_type, s.cron) for s in schedules.values()}
     assert cadences == {
         ("tenants.jobs.sync_expired_subscriptions", Schedule.CRON, "0 1 * * *"),
@@ -41,6 +41,7 @@ def test_register_schedules_creates_each_schedule_once():
         ("work.jobs.generate_weekly_digest", Schedule.CRON, "0 8 * * 1"),
         ("audit.jobs.apply_history_retention", Schedule.CRON, "0 3 * * *"),
         ("admin_theme.jobs.refresh_dashboard_stats", Schedule.CRON, "*/5 * * * *"),
+        ("audit.jobs.expire_import_previews", Schedule.CRON, "17 * * * *"),
     }
     assert all(s.func in settings.JOB_FUNCTIONS_ALLOWED for s in schedules.values())
     assert all(s.next_run > timezone.now() for s in schedules.values())

@@ -51,6 +51,12 @@ SCHEDULES = [
         cron="0 3 * * *",
     ),
     JobSchedule(
+        name="Expire unconfirmed import previews",
+        func="audit.jobs.expire_import_previews",
+        # Hourly: a preview's stored file lives at most a day and an hour.
+        cron="17 * * * *",
+    ),
+    JobSchedule(
         name="Refresh dashboard figures",
         func="admin_theme.jobs.refresh_dashboard_stats",
         # Every 5 minutes: the dashboard and the sidebar badge read these figures.

@@ -690,6 +690,7 @@ def _job_recipes(w: World):
             membership_id=membership.pk
         ),
         "apply_history_retention": lambda: audit_jobs.apply_history_retention(),
+        "expire_import_previews": lambda: audit_jobs.expire_import_previews(),
         "refresh_dashboard_stats": lambda: admin_theme_jobs.refresh_dashboard_stats(),
     }
 

@@ -133,6 +133,14 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
         HIGH = 30, "High"
         URGENT = 40, "Urgent"
 
+    # The organization and the assignee lead composite indexes (Meta.indexes): no
+    # index of their own, which every new task would also have to be written to.
+    organization = models.ForeignKey(
+        "tenants.Organization",
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_index=False,
+    )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=255, validators=[MinLengthValidator(3)])
     description = models.TextField(blank=True)
@@ -148,6 +156,7 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
         null=True,
         blank=True,
         related_name="assigned_tasks",
+        db_index=False,
     )
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -118,6 +118,8 @@ class HistoryWriter:
 
     def __init__(self, model, *, user_id: int | None, reason: str):
         self.model = model
+        # `model.history` builds a manager class on every read: read it once.
+        self.history_model = model.history.model
         self.connection = connections[router.db_for_write(model)]
         self.fields = model._meta.concrete_fields
         self._new_row = _NewRow(self.fields, self.connection)
@@ -125,7 +127,7 @@ class HistoryWriter:
         self.reason = reason
         columns = {f.attname: f.column for f in self.fields}
         self._copied, self._extra = [], []
-        for history_field in model.history.model._meta.concrete_fields:
+        for history_field in self.history_model._meta.concrete_fields:
             if history_field.primary_key:
                 continue
             if history_field.attname in columns:
@@ -138,7 +140,7 @@ class HistoryWriter:
         """Foreign keys of the written tables checked as each statement ends rather
         than all at commit: the checks then run with the background writes, while
         the next rows are validated, instead of after the last one."""
-        tables = [self.model._meta.db_table, self.model.history.model._meta.db_table]
+        tables = [self.model._meta.db_table, self.history_model._meta.db_table]
         with self.connection.cursor() as cursor:
             cursor.execute(
                 "SELECT conname FROM pg_constraint "
@@ -207,7 +209,7 @@ class HistoryWriter:
             "INSERT INTO {history} ({columns}) SELECT {copied}, {values} "
             "FROM {table} WHERE {pk} = ANY(%s)"
         ).format(
-            history=sql.Identifier(self.model.history.model._meta.db_table),
+            history=sql.Identifier(self.history_model._meta.db_table),
             columns=sql.SQL(", ").join(
                 sql.Identifier(c)
                 for c in [*self._copied, *(f.column for f in self._extra)]

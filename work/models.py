@@ -201,13 +201,8 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
             # The orderings the task list offers, over live rows, each carrying the
             # organization: a support agent's list walks the index and filters on
             # it without reading the table (index-only), whatever its orgs' sizes.
-            # Django orders ties by -pk: one index per direction of a due-date sort.
-            models.Index(
-                fields=["due_date", "-id"],
-                include=["organization"],
-                condition=LIVE,
-                name="task_due_asc_live_idx",
-            ),
+            # A sorted column ties by id in its own direction (admin_theme's
+            # IndexedOrderingChangeList): each index serves both directions.
             models.Index(
                 fields=["-due_date", "-id"],
                 include=["organization"],

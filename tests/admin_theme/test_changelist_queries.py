@@ -184,3 +184,29 @@ def test_changelist_query_count_does_not_grow_with_rows(
     ]
     assert not unbounded, unbounded
     print(f"{model._meta.label}: {len(with_100)} queries")
+
+
+@pytest.mark.parametrize(
+    "sort,expected", [("due", ["due_date", "pk"]), ("-due", ["-due_date", "-pk"])]
+)
+def test_a_sorted_column_ties_by_id_in_its_own_direction(admin_client, sort, expected):
+    """One (column, id) index serves both directions: no default ordering
+    (`-created_at`) appended after the column the user picked."""
+    project = ProjectFactory()
+    same_day = timezone.localdate()
+    tasks = TaskFactory.create_batch(
+        3, organization=project.organization, project=project, due_date=same_day
+    )
+    model_admin = admin.site._registry[type(tasks[0])]
+    request = admin_client.get("/admin/").wsgi_request
+    column = model_admin.get_list_display(request).index("due_date") + 1  # checkbox
+    order = f"-{column}" if sort.startswith("-") else str(column)
+    page = admin_client.get(reverse("admin:work_task_changelist"), {"o": order})
+    changelist = page.context["cl"]
+    assert list(changelist.queryset.query.order_by) == expected
+    ids = [task.pk for task in changelist.result_list]
+    assert ids == sorted(ids, reverse=sort.startswith("-"))
+    # Without a sorted column the admin's own ordering holds: newest first.
+    page = admin_client.get(reverse("admin:work_task_changelist"))
+    default = page.context["cl"].queryset.query.order_by
+    assert list(default[:2]) == ["-created_at", "-id"]

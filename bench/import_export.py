@@ -371,9 +371,12 @@ def main() -> None:
 
     from django.db import connection
 
+    from bench.pages import reference_loop_ms
+
     print(
         f"Database: {connection.settings_dict['NAME']}; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+        f"Python reference loop {reference_loop_ms():.0f} ms (compare runs by it)"
     )
     delete_scratch()
     create_scratch()

@@ -152,6 +152,17 @@ class Bench:
         return result
 
 
+def reference_loop_ms() -> float:
+    """A fixed pure-Python workload (best of 5): how fast this machine runs Python
+    right now, so runs on different days (or VMs) can be compared."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(10_000_000))
+        timings.append((time.perf_counter() - started) * 1000)
+    return min(timings)
+
+
 def explain(sql: str) -> str:
     from django.db import connection
 
@@ -312,6 +323,7 @@ def main(argv=None) -> None:
         pages = [p for p in pages if p["key"] in wanted]
     results = {}
     loadavg_start = os.getloadavg()
+    reference_ms = reference_loop_ms()
     for page in pages:
         started = time.monotonic()
         result = bench.measure(page)
@@ -342,6 +354,7 @@ def main(argv=None) -> None:
         version, size = cursor.fetchone()
     output = {
         "loadavg_start": loadavg_start,
+        "reference_ms": reference_ms,
         "database": connection.settings_dict["NAME"],
         "tasks": marker["tasks"],
         "alive_tasks": Task.objects.count(),

@@ -237,7 +237,9 @@ def main(argv=None) -> None:
         "",
         f"Database `{big['database']}`: {big['database_bytes'] / 2**30:.2f} GiB, "
         f"built in {big['build_seconds']:.0f}s; {big['postgres'].split(' on ')[0]}; "
-        f"{os.cpu_count()} CPUs, load average {big['loadavg_start'][0]:.1f} at "
+        f"{os.cpu_count()} CPUs, Python reference loop "
+        f"{big['reference_ms']:.0f} ms (sum(range(10**7)), best of 5; compare runs by "
+        f"it), load average {big['loadavg_start'][0]:.1f} at "
         f"start, {big['loadavg'][0]:.1f} at end. Server-side time through the "
         f"in-process test client, {args.warmup} warm-ups then {args.reps} "
         "repetitions (stock: fewer when a request takes over a second, n shown); "

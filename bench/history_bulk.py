@@ -20,7 +20,6 @@ most). Deletes its scratch rows at the end.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -28,20 +27,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on the path, where
-# bench/import_export.py would hide the django-import-export package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# bench/import_export.py would hide the django-import-export package: the
+# project's root takes its place.
+sys.path[:] = [str(ROOT)] + [
+    p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
+]
+from bench.standalone import setup_django  # noqa: E402
+
 SCRATCH = "bench-history-bulk"
-
-
-def setup_django() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        sys.exit("Set DATABASE_URL to a benchmark database (never the dev one).")
-    os.environ["DEBUG"] = "0"  # no query log
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.dev")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def create_scratch(rows: int):

@@ -32,24 +32,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this file's folder comes first on the path, and this file would
-# hide the django-import-export package of the same name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# Run as a script, this file's folder comes first on the path, where
+# bench/import_export.py would hide the django-import-export package: the
+# project's root takes its place.
+sys.path[:] = [str(ROOT)] + [
+    p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
+]
+from bench.standalone import setup_django  # noqa: E402
+
 SCRATCH = "bench-import-export"
 PAYLOAD = Path(tempfile.gettempdir()) / f"{SCRATCH}.csv"
 HEADER = ["organization", "project", "id", "title", "description", "status"]
 HEADER += ["priority", "assignee", "due_date", "custom_fields"]
-
-
-def setup_django() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        sys.exit("Set DATABASE_URL to a benchmark database (never the dev one).")
-    os.environ["DEBUG"] = "0"  # no query log
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.dev")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def maxrss_mb() -> float:

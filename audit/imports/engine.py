@@ -26,6 +26,7 @@ from itertools import batched
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models.expressions import DatabaseDefault
+from django.utils import timezone
 
 from audit.imports.cells import (
     CellError,
@@ -36,7 +37,7 @@ from audit.imports.cells import (
 )
 from audit.imports.checks import compile_checks, unique_sets
 from audit.imports.files import ImportFileError, Table
-from audit.imports.writer import BackgroundWrites, HistoryWriter
+from audit.imports.writer import BackgroundWrites, HistoryWriter, NewRows
 from audit.resources import NaturalKeyWidget, ScopedModelResource, normalize_key
 from tenants.selectors import scope_rule
 
@@ -136,6 +137,7 @@ class Importer:
         self.new_instance = instance_factory(self.model)
         self.checks = compile_checks(self.model)
         self.unique_sets = unique_sets(self.model)
+        self._now = timezone.now()
         self._related_cache: dict[str, dict] = {}
         self._seen_keys: dict[tuple, int] = {}
         self._seen_unique: dict[tuple[str, ...], dict[tuple, int]] = {}
@@ -223,7 +225,7 @@ class Importer:
         """Import every row; with `write`, the new rows of one chunk are written in
         the background while the next chunk is read and validated."""
         self.bind(table.headers)
-        pending: list[models.Model] = []  # new rows validated, not written yet
+        pending = None  # the previous chunk's new rows, not written yet
         with (
             _collector_paused(),
             self.writer.checked_per_statement()
@@ -233,16 +235,24 @@ class Importer:
         ):
             for chunk in batched(table.rows, self.chunk_size):
                 rows = [_Row(number, list(values)) for number, values in chunk]
+                self._now = timezone.now()  # new rows' `timezone.now` defaults
                 background.wait()  # the lookups below need the connection
                 existing = self._look_up(rows)
+                # Ids for the rows no existing one matches (those failing leave
+                # gaps, as a rolled-back insert does).
+                batch = (
+                    self.writer.batch(sum(r.key not in existing for r in rows))
+                    if self.write
+                    else None
+                )
                 if pending:
                     background.submit(self.writer.create, pending)
                 for row in rows:
-                    self._build(row, existing)
+                    self._build(row, existing, batch)
                 background.wait()
                 for names in self.unique_sets:
                     self._check_unique(names, rows)
-                pending = self._classify(rows)
+                pending = batch if self._classify(rows) else None
                 if self.progress:
                     self.progress(self.result.processed)
             if pending:
@@ -360,7 +370,7 @@ class Importer:
         return found
 
     # --- one row -------------------------------------------------------------------
-    def _build(self, row: _Row, existing: dict) -> None:
+    def _build(self, row: _Row, existing: dict, batch: NewRows | None) -> None:
         instance = existing.get(row.key) if row.key is not None else None
         label = self.opts.verbose_name
         if row.key is not None:
@@ -374,7 +384,7 @@ class Importer:
         if instance is not None and getattr(instance, "deleted_at", None):
             row.fail(self.key_label, f"This {label} is in the trash; restore it first.")
         if instance is None:
-            instance = self.new_instance()
+            instance = self.new_instance(self._now)
         else:
             row.old = {attname: getattr(instance, attname) for attname in self.compared}
         row.instance = instance
@@ -396,10 +406,14 @@ class Importer:
             for name in self.required_missing:
                 row.fail(name, "This field is required (add the column).")
         self._validate(row)
-        if row.old is not None and not row.errors:
+        if row.errors:
+            return
+        if row.old is not None:
             row.changed = [
                 a for a in self.compared if row.old[a] != getattr(instance, a)
             ]
+        elif batch is not None:
+            batch.add(instance)
 
     def _cleaned(self, exclude: list[str]) -> list[models.Field] | None:
         """The fields `full_clean` would clean; None when the model cleans its
@@ -527,10 +541,11 @@ class Importer:
                 )
 
     # --- counting, preview and writing ---------------------------------------------
-    def _classify(self, rows: list[_Row]) -> list[models.Model]:
-        """Count and preview the rows, write the updates; the new rows to write."""
+    def _classify(self, rows: list[_Row]) -> bool:
+        """Count and preview the rows, write the updates; whether the new rows (in
+        the chunk's batch) are to be written."""
         result = self.result
-        creates, updates, changed_names = [], [], set()
+        updates, changed_names = [], set()
         for row in rows:
             result.processed += 1
             if row.errors:
@@ -542,7 +557,6 @@ class Importer:
             elif row.old is None:
                 result.new += 1
                 kind = "new"
-                creates.append(row.instance)
             elif row.changed:
                 result.updated += 1
                 kind = "update"
@@ -557,10 +571,10 @@ class Importer:
                 result.organization_ids.add(row.instance.pk)
             self._preview(row, kind)
         if not self.write or result.error_rows:
-            return []  # nothing is written once a row failed: it all rolls back
+            return False  # nothing is written once a row failed: it all rolls back
         if updates:
             self.writer.update(updates, changed_names)
-        return creates
+        return True
 
     def _error(self, row: _Row, column: str, message: str) -> dict:
         value = ""

@@ -2,35 +2,45 @@
 UPDATE for changed ones; each history row names the user and the change reason."""
 
 import contextvars
+import io
 import json
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cached_property
 
 from django.db import connections, models, router
 from django.utils import timezone
 from psycopg import sql
+from psycopg.copy import Copy, FileWriter
 
 
-def _copy(connection, table: str, columns: list[str], rows: Iterable) -> None:
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+class _Ids:
+    """Ids for new rows from the table's own sequence. Its name is looked up once:
+    `nextval(pg_get_serial_sequence(...))` looks it up again for every id (3x the
+    time of `nextval` on the name)."""
 
+    def __init__(self, connection, model):
+        self.connection = connection
+        self.table = model._meta.db_table
+        self.column = model._meta.pk.column
+        self.sequence: str | None = None
 
-def _allocate_ids(connection, model, count: int) -> list[int]:
-    pk = model._meta.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
-            "FROM generate_series(1, %s)",
-            [model._meta.db_table, pk.column, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    def allocate(self, count: int) -> list[int]:
+        if not count:
+            return []
+        with self.connection.cursor() as cursor:
+            if self.sequence is None:
+                cursor.execute(
+                    "SELECT pg_get_serial_sequence(%s, %s)", [self.table, self.column]
+                )
+                self.sequence = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                [self.sequence, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
 
 
 # Fields whose validated Python values psycopg adapts as they are.
@@ -76,14 +86,13 @@ class _NewRow:
                 convert = self._prepared(field, connection)
             self.conversions.append((index, convert))
 
-    def stamp(self, instances) -> None:
-        """Creation and update times of a batch: one clock read for all its rows
-        (the time they are written), where `pre_save` reads it twice per row."""
-        now = timezone.now()
-        for attname, with_time in self.stamps:
-            value = now if with_time else now.date()
-            for instance in instances:
-                setattr(instance, attname, value)
+    def stamps_at(self, now) -> list[tuple[str, object]]:
+        """The creation and update times of a batch's rows: one clock read for all
+        of them, where `pre_save` reads it twice per row."""
+        return [
+            (attname, now if with_time else now.date())
+            for attname, with_time in self.stamps
+        ]
 
     @staticmethod
     def _saved(field, connection):
@@ -94,9 +103,15 @@ class _NewRow:
     @staticmethod
     def _json(field):
         encoder = field.encoder
-        return lambda instance, value: (
-            None if value is None else json.dumps(value, cls=encoder)
-        )
+
+        def dump(instance, value):
+            if value is None:
+                return None
+            if value == {}:  # the usual default, whatever the encoder
+                return "{}"
+            return json.dumps(value, cls=encoder)
+
+        return dump
 
     @staticmethod
     def _prepared(field, connection):
@@ -123,6 +138,11 @@ class HistoryWriter:
         self.connection = connections[router.db_for_write(model)]
         self.fields = model._meta.concrete_fields
         self._new_row = _NewRow(self.fields, self.connection)
+        self._ids = _Ids(self.connection, model)
+        self._copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(self.model._meta.db_table),
+            sql.SQL(", ").join(sql.Identifier(f.column) for f in self.fields),
+        )
         self.user_id = user_id
         self.reason = reason
         columns = {f.attname: f.column for f in self.fields}
@@ -160,20 +180,25 @@ class HistoryWriter:
         with self.connection.cursor() as cursor:
             cursor.execute(sql.SQL("SET CONSTRAINTS {} DEFERRED").format(listed))
 
-    def create(self, instances: list[models.Model]) -> None:
-        """Insert new rows (ids from the table's sequence) and their "+" history."""
-        ids = _allocate_ids(self.connection, self.model, len(instances))
-        for instance, pk in zip(instances, ids, strict=True):
-            instance.pk = pk
-            instance._state.adding = False
-        self._new_row.stamp(instances)
-        _copy(
-            self.connection,
-            self.model._meta.db_table,
-            [f.column for f in self.fields],
-            map(self._new_row, instances),
-        )
-        self._write_history(ids, "+")
+    @cached_property
+    def format_cursor(self):
+        """A cursor for its adapters only (COPY data formatted in Python): it runs
+        no query, so it can be used while another thread uses the connection."""
+        return self.connection.connection.cursor()
+
+    def batch(self, size: int) -> "NewRows":
+        """A batch of at most `size` new rows, formatted as they are added (by the
+        caller's thread) and written by `create` (in the background)."""
+        return NewRows(self, self._ids.allocate(size))
+
+    def create(self, batch: "NewRows") -> None:
+        """Insert the batch's rows (one COPY) and their "+" history."""
+        with (
+            self.connection.cursor() as cursor,
+            cursor.cursor.copy(self._copy_statement) as copy,
+        ):
+            copy.write(batch.data())
+        self._write_history(batch.pks, "+")
 
     def update(self, instances: list[models.Model], names: set[str]) -> None:
         """Update the changed fields of existing rows and write their "~" history."""
@@ -221,6 +246,36 @@ class HistoryWriter:
         )
         with self.connection.cursor() as cursor:
             cursor.execute(statement, [*values, pks])
+
+
+class NewRows:
+    """New rows formatted as COPY data as they are added, each given an id from the
+    ones allocated. The thread that validates the rows formats them, while the
+    background thread writes the previous batch: the write then only sends bytes
+    and waits for PostgreSQL, without taking Python's lock from the validation."""
+
+    def __init__(self, writer: HistoryWriter, ids: list[int]):
+        self._new_row = writer._new_row
+        self._stamps = writer._new_row.stamps_at(timezone.now())
+        self._ids = iter(ids)
+        self.pks: list[int] = []
+        self._buffer = io.BytesIO()
+        self._copy = Copy(writer.format_cursor, writer=FileWriter(self._buffer))
+
+    def __len__(self) -> int:
+        return len(self.pks)
+
+    def add(self, instance: models.Model) -> None:
+        instance.pk = next(self._ids)
+        instance._state.adding = False
+        for attname, value in self._stamps:
+            setattr(instance, attname, value)
+        self._copy.write_row(self._new_row(instance))
+        self.pks.append(instance.pk)
+
+    def data(self) -> bytes:
+        self._copy.finish(None)
+        return self._buffer.getvalue()
 
 
 class BackgroundWrites:

@@ -16,6 +16,8 @@ Every history row an import writes carries the job's `operation_id` (see
 import datetime as dt
 import hashlib
 import logging
+import math
+import time
 import zlib
 
 from django.apps import apps
@@ -187,7 +189,11 @@ def import_job_execute(job_id: int, in_background: bool = False) -> None:
 
 class _ProgressWriter:
     """Progress of a background import, on a database connection of its own: the
-    import's transaction stays invisible to the page polling it until it ends."""
+    import's transaction stays invisible to the page polling it until it ends.
+    Written at most every `interval` seconds (the page polls every second): each
+    write is a commit, a disk flush the import's own writes wait behind."""
+
+    interval = 0.5
 
     def __init__(self, job_id: int):
         self.job_id = job_id
@@ -195,8 +201,13 @@ class _ProgressWriter:
         self.statement = sql.SQL(
             "UPDATE {} SET processed_rows = %s WHERE id = %s"
         ).format(sql.Identifier(ImportJob._meta.db_table))
+        self.written_at = -math.inf
 
     def __call__(self, processed: int) -> None:
+        now = time.monotonic()
+        if now - self.written_at < self.interval:
+            return
+        self.written_at = now
         with self.connection.cursor() as cursor:
             cursor.execute(self.statement, [processed, self.job_id])
 

@@ -16,6 +16,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.imports import _ProgressWriter
 from audit.jobs import expire_import_previews
 from audit.models import AuditEvent, ImportJob
 from audit.resources import resource_for
@@ -343,6 +344,33 @@ def test_the_job_page_polls_its_progress_while_the_job_waits(client, superuser):
 
     assert f'data-url="{_url(Plan, "import_progress", job.pk)}"' in page
     assert (progress["percent"], progress["finished"]) == (25, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_written_at_most_twice_a_second(superuser):
+    # Each write is a commit on a connection of its own: one per chunk of rows
+    # was a disk flush every few milliseconds behind the import's own writes.
+    job = ImportJob.objects.create(
+        user=superuser,
+        model="tenants.plan",
+        file_name="big.csv",
+        file_format="csv",
+        status=ImportJob.Status.RUNNING,
+        stage=ImportJob.Stage.IMPORT,
+        total_rows=9000,
+    )
+    progress = _ProgressWriter(job.pk)
+    try:
+        progress(2000)
+        progress(4000)  # within the interval: not written
+        job.refresh_from_db()
+        assert job.processed_rows == 2000
+        progress.written_at -= progress.interval  # as if half a second passed
+        progress(6000)
+        job.refresh_from_db()
+        assert job.processed_rows == 6000
+    finally:
+        progress.close()
 
 
 def test_a_background_import_of_global_rows_is_reported_by_email(

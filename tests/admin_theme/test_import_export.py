@@ -326,17 +326,20 @@ def test_a_large_import_runs_in_the_background_with_progress_and_a_notification(
     assert mail.outbox == []
 
 
-def test_the_job_page_polls_its_progress_while_the_job_waits(client, superuser):
-    job = ImportJob.objects.create(
-        user=superuser,
+def _running_plan_import(user, **counts) -> ImportJob:
+    return ImportJob.objects.create(
+        user=user,
         model="tenants.plan",
         file_name="big.csv",
         file_format="csv",
         status=ImportJob.Status.RUNNING,
         stage=ImportJob.Stage.IMPORT,
-        total_rows=200,
-        processed_rows=50,
+        **counts,
     )
+
+
+def test_the_job_page_polls_its_progress_while_the_job_waits(client, superuser):
+    job = _running_plan_import(superuser, total_rows=200, processed_rows=50)
     client.force_login(superuser)
 
     page = client.get(_url(Plan, "import_job", job.pk)).content.decode()
@@ -350,15 +353,7 @@ def test_the_job_page_polls_its_progress_while_the_job_waits(client, superuser):
 def test_progress_is_written_at_most_twice_a_second(superuser):
     # Each write is a commit on a connection of its own: one per chunk of rows
     # was a disk flush every few milliseconds behind the import's own writes.
-    job = ImportJob.objects.create(
-        user=superuser,
-        model="tenants.plan",
-        file_name="big.csv",
-        file_format="csv",
-        status=ImportJob.Status.RUNNING,
-        stage=ImportJob.Stage.IMPORT,
-        total_rows=9000,
-    )
+    job = _running_plan_import(superuser, total_rows=9000)
     progress = _ProgressWriter(job.pk)
     try:
         progress(2000)

@@ -92,11 +92,30 @@ class CountSafeMixin:
     def get_changelist(self, request, **kwargs):
         return IndexedOrderingChangeList
 
+    def get_ordering(self, request):
+        """Autocomplete answers newest first: PostgreSQL walks the primary key
+        backwards until a page of matches is found, however many rows the table
+        holds. The admin's ordering (projects by organization and key) walked
+        10,017 projects of the largest organization, none named "web", before the
+        first match at 1M tasks (20 ms against 0.5)."""
+        if _is_autocomplete(request):
+            return ("-pk",)
+        return super().get_ordering(request)
+
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):
-        match = request.resolver_match
-        if match is not None and match.url_name == "autocomplete":
+        if _is_autocomplete(request):
             return LookaheadPaginator(queryset, per_page, *args, **kwargs)
-        return super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        if isinstance(paginator, EstimatedCountPaginator) and (
+            queryset.model is self.model
+        ):
+            paginator.rows_source = self.get_queryset(request)
+        return paginator
+
+
+def _is_autocomplete(request) -> bool:
+    match = request.resolver_match
+    return match is not None and match.url_name == "autocomplete"
 
 
 class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):

@@ -22,6 +22,12 @@ CAP = 1_000
 class EstimatedCountPaginator(Paginator):
     template_name = "admin_theme/pagination.html"
     is_estimated = False
+    # Where a page's rows are read from, by id: the user's whole (scoped) list.
+    # The list's filters chose the ids already; read again with the rows, a filter
+    # on the column the scope also names (`organization_id = 1` beside `= ANY(the
+    # user's organizations)`) made PostgreSQL expect one row and walk the
+    # organization's index for the 50 ids (7 ms against 0.7 by the primary key).
+    rows_source = None
 
     @property
     def cap(self) -> int:
@@ -65,7 +71,10 @@ class EstimatedCountPaginator(Paginator):
         )
         rows = {}
         if ids:
-            rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+            source = queryset if self.rows_source is None else self.rows_source
+            source = source.order_by().filter(pk__in=ids)
+            source.query.select_related = queryset.query.select_related
+            rows = {row.pk: row for row in source}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 

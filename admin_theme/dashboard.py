@@ -11,11 +11,11 @@ out rather than shown empty. Figures are cached per user and scope for a minute.
 
 import datetime as dt
 import json
-from collections import Counter
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db import connections
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -75,10 +75,11 @@ def _compute(user) -> dict:
         figures["kpis"].extend(_invoices(user, today))
     if user.has_perm("work.view_task"):
         stats = _stats(user)
+        totals = stats.aggregate(overdue=Sum("overdue_tasks"), as_of=Min("computed_at"))
         figures["kpis"].append(
             {
                 "title": "Overdue tasks",
-                "value": sum(row.overdue_tasks for row in stats),
+                "value": totals["overdue"] or 0,
                 "icon": "schedule",
                 "href": _list_url(
                     "work.task",
@@ -89,7 +90,7 @@ def _compute(user) -> dict:
         )
         figures["overdue_by_organization"] = _overdue_by_organization(stats)
         figures["activity"] = _activity(stats, today)
-        as_of = min((row.computed_at for row in stats), default=None)
+        as_of = totals["as_of"]
         figures["stats_note"] = f"As of {as_of:%H:%M} UTC" if as_of else ""
     if user.is_superuser or user.has_perm("django_q.view_schedule"):
         from django_q.models import Failure
@@ -151,58 +152,62 @@ def _invoices(user, today) -> list[dict]:
     ]
 
 
-def _stats(user) -> list[OrganizationStats]:
+def _stats(user) -> QuerySet[OrganizationStats]:
     """The precomputed figures of the organizations `user` may see; organizations
-    that have none yet (new ones) are computed now."""
+    that have none yet (new ones) are computed now. Summed by PostgreSQL: reading
+    the rows of a thousand organizations (their JSON included) was ~100 ms of
+    Python per dashboard, and the sidebar badge read them again."""
     visible = scope_to_user(Organization.objects.all(), user)
     missing = visible.filter(stats__isnull=True).values_list("pk", flat=True)
     missing_ids = list(missing[:MAX_LIVE_REFRESH])
     if missing_ids:
         organization_stats_refresh(organization_ids=missing_ids)
-    return list(
-        OrganizationStats.objects.filter(organization__in=visible).select_related(
-            "organization"
-        )
-    )
+    return OrganizationStats.objects.filter(organization__in=visible)
 
 
 def _overdue_by_organization(stats) -> list[dict]:
-    top = sorted(
-        (row for row in stats if row.overdue_tasks),
-        key=lambda row: -row.overdue_tasks,
+    top = stats.filter(overdue_tasks__gt=0).order_by(
+        "-overdue_tasks", "organization__name"
     )[:8]
     return [
         {
-            "organization": row.organization.name,
-            "overdue": row.overdue_tasks,
-            "href": _list_url("work.task", organization__id__exact=row.organization_id),
+            "organization": row["organization__name"],
+            "overdue": row["overdue_tasks"],
+            "href": _list_url("work.task", organization__id__exact=row["organization"]),
         }
-        for row in top
+        for row in top.values("organization", "organization__name", "overdue_tasks")
     ]
 
 
 def _activity(stats, today) -> str:
-    """Tasks created vs completed per day over the last 30 days, as chart JSON."""
-    days = [today - dt.timedelta(days=29 - i) for i in range(30)]
-    created = Counter()
-    completed = Counter()
-    for row in stats:
-        created.update(row.created_by_day)
-        completed.update(row.completed_by_day)
+    """Tasks created vs completed per day over the last 30 days, as chart JSON;
+    the organizations' {day: count} figures summed by PostgreSQL, one sum per day
+    and kind, in one query."""
+    days = [(today - dt.timedelta(days=29 - i)).isoformat() for i in range(30)]
+    kinds = ("created_by_day", "completed_by_day")
+    sql, params = stats.values(*kinds).query.sql_with_params()
+    sums = ", ".join(f"SUM((s.{kind} ->> %s)::bigint)" for kind in kinds for _ in days)
+    with connections[stats.db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sums} FROM ({sql}) s({', '.join(kinds)})",
+            [*days, *days, *params],
+        )
+        totals = [int(total or 0) for total in cursor.fetchone()]
     return json.dumps(
         {
-            "labels": [day.strftime("%d %b") for day in days],
+            "labels": [dt.date.fromisoformat(day).strftime("%d %b") for day in days],
             "datasets": [
                 {
-                    "label": "Created",
-                    "data": [created.get(day.isoformat(), 0) for day in days],
-                    "backgroundColor": "var(--color-primary-600)",
-                },
-                {
-                    "label": "Completed",
-                    "data": [completed.get(day.isoformat(), 0) for day in days],
-                    "backgroundColor": "var(--color-primary-300)",
-                },
+                    "label": label,
+                    "data": totals[n * len(days) : (n + 1) * len(days)],
+                    "backgroundColor": color,
+                }
+                for n, (label, color) in enumerate(
+                    (
+                        ("Created", "var(--color-primary-600)"),
+                        ("Completed", "var(--color-primary-300)"),
+                    )
+                )
             ],
         }
     )
@@ -215,6 +220,6 @@ def overdue_task_badge(user) -> str:
     key = f"badge:overdue:{_cache_key(user)}"
     value = cache.get(key)
     if value is None:
-        value = sum(row.overdue_tasks for row in _stats(user))
+        value = _stats(user).aggregate(total=Sum("overdue_tasks"))["total"] or 0
         cache.set(key, value, CACHE_SECONDS)
     return f"{value:,}" if value else ""

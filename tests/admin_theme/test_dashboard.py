@@ -1,6 +1,7 @@
 """Dashboard, sidebar badge, command palette and tenant pin: scoped like the lists."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.core.cache import cache
@@ -152,3 +153,31 @@ def test_dashboard_reads_the_snapshot_until_the_next_refresh(client, world):
     organization_stats_refresh()
     cache.clear()
     assert overdue() == 3
+
+
+def test_activity_chart_sums_the_days_of_the_organizations_the_user_sees(client, world):
+    from admin_theme.models import OrganizationStats
+    from admin_theme.services import organization_stats_refresh
+
+    organization_stats_refresh()
+    today = timezone.localdate()
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    old = (today - dt.timedelta(days=40)).isoformat()  # outside the 30 days
+    OrganizationStats.objects.filter(organization=world.home[Task].organization).update(
+        created_by_day={yesterday: 2, today.isoformat(): 1, old: 50},
+        completed_by_day={yesterday: 1},
+    )
+    OrganizationStats.objects.exclude(
+        organization=world.home[Task].organization
+    ).update(created_by_day={yesterday: 7}, completed_by_day={})
+
+    def chart(role):
+        cache.clear()
+        client.force_login(world.users[role])
+        activity = json.loads(client.get("/admin/").context["dashboard"]["activity"])
+        created, completed = (d["data"] for d in activity["datasets"])
+        assert len(created) == len(completed) == 30
+        return created[-2:], completed[-2:], sum(created)
+
+    assert chart("support_agent") == ([2, 1], [1, 0], 3)
+    assert chart("platform_admin") == ([9, 1], [1, 0], 10)

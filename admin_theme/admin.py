@@ -27,6 +27,7 @@ from admin_theme.actions import confirmed_action
 from admin_theme.import_export import ScopedImportExportMixin
 from admin_theme.models import SavedView
 from admin_theme.paginator import EstimatedCountPaginator, LookaheadPaginator
+from admin_theme.widgets import KnownRowAutocompleteSelect, KnownRowsInlineFormSet
 from audit.admin_history import HistoryAdminMixin
 from audit.services import (
     VersionConflict,
@@ -56,6 +57,12 @@ class ScopedFormFieldsMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         kwargs = _scoped_choices(db_field, request, kwargs)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(
+            request
+        ):
+            kwargs["widget"] = KnownRowAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
@@ -294,6 +301,7 @@ class ScopedInlineMixin(ScopedFormFieldsMixin):
     show_change_link = True
     # Related rows the inline shows (and their __str__ reads), fetched with it.
     list_select_related: tuple[str, ...] = ()
+    formset = KnownRowsInlineFormSet
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

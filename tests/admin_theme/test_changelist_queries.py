@@ -210,3 +210,48 @@ def test_a_sorted_column_ties_by_id_in_its_own_direction(admin_client, sort, exp
     page = admin_client.get(reverse("admin:work_task_changelist"))
     default = page.context["cl"].queryset.query.order_by
     assert list(default[:2]) == ["-created_at", "-id"]
+
+
+def test_inline_autocomplete_rows_are_named_without_a_query_per_row(admin_client):
+    """The members tab of an organization: each row's user is named from the row
+    read with the inline, checked against the user's choices in one query."""
+    organization = OrganizationFactory()
+    url = reverse("admin:tenants_organization_change", args=[organization.pk])
+
+    def visit():
+        admin_client.get(url)  # warm the session
+        with CaptureQueriesContext(connection) as queries:
+            page = admin_client.get(url)
+        assert page.status_code == 200
+        return len(queries), page.content.decode()
+
+    MembershipFactory(organization=organization)
+    few, _ = visit()
+    members = [MembershipFactory(organization=organization) for _ in range(5)]
+    many, body = visit()
+    assert many == few
+    for membership in members:  # each row's select names its user
+        assert f'<option value="{membership.user_id}" selected>' in body
+
+
+def test_inline_autocomplete_names_only_rows_within_the_users_choices(client):
+    """A task assigned to someone outside the agent's organizations: its row is
+    not named on the project's tasks tab, as when each widget queried its row."""
+    from tenants import roles
+    from tenants.services import support_grant
+    from tests.conftest import staff_with_role
+
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    project = ProjectFactory()
+    support_grant(actor=agent, organization=project.organization, agent=agent)
+    member = MembershipFactory(organization=project.organization).user
+    outsider = UserFactory(email="outsider@elsewhere.test")
+    TaskFactory(project=project, assignee=member)
+    TaskFactory(project=project, assignee=outsider)
+    client.force_login(agent)
+    body = client.get(
+        reverse("admin:work_project_change", args=[project.pk])
+    ).content.decode()
+    assert f'<option value="{member.pk}" selected>' in body
+    assert f'value="{outsider.pk}" selected' not in body
+    assert "outsider@elsewhere.test" not in body

@@ -9,7 +9,9 @@ template rendering), logged in with `force_login`. Each page is requested
 slower than a second gets fewer repetitions (it says how many; one over 10 s is
 timed once). Queries are counted on every request; one more request of our page
 runs under CaptureQueriesContext for its slowest queries (not timed). Run by
-bench/run.py (`make bench`).
+bench/run.py (`make bench`); with `--turns`, the page measurements take turns
+with another run (bench/run.py's 10k run): each page waits for a line on stdin
+and ends with TURN_DONE on stdout.
 """
 
 import argparse
@@ -23,6 +25,7 @@ import time
 MEDIAN_TARGET_MS = 150
 P95_TARGET_MS = 300
 TASKS = "/admin/work/task/"
+TURN_DONE = "[bench pages] turn done"
 STOCK_TASKS = "/stock-admin/work/task/"
 
 
@@ -303,6 +306,7 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-stock", dest="stock", action="store_false")
     parser.add_argument("--only", default="", help="comma-separated page keys")
+    parser.add_argument("--turns", action="store_true", help="see the docstring")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.bench")
     import django
@@ -325,6 +329,8 @@ def main(argv=None) -> None:
     loadavg_start = os.getloadavg()
     reference_ms = reference_loop_ms()
     for page in pages:
+        if args.turns:
+            sys.stdin.readline()
         started = time.monotonic()
         result = bench.measure(page)
         result["unscoped"] = page.get("unscoped")
@@ -349,6 +355,8 @@ def main(argv=None) -> None:
                 for q in ours["slow"]
                 if q["ms"] > 10 and q["sql"].lstrip().upper().startswith("SELECT")
             ]
+        if args.turns:
+            print(TURN_DONE, flush=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT version(), pg_database_size(current_database())")
         version, size = cursor.fetchone()

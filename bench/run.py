@@ -4,8 +4,10 @@
 
 1. `bench.build` for `--tasks` tasks (database `<name>_bench`) and for 10,000
    (`<name>_bench_10k`); each is reused when it already holds that size;
-2. `bench.pages` on the 10k database (ours only), then on the big one (ours and
-   the stock Django admin side by side), each in its own process;
+2. `bench.pages` on the 10k database (ours only) and on the big one (ours and
+   the stock Django admin side by side), each in its own process, taking turns
+   page by page: a page is timed at 10k just before it is timed at full size, so
+   a machine whose speed drifts over minutes skews both alike;
 3. the table and the acceptance lines, printed and saved to bench/results/
    (Markdown, plus the raw JSON with every sample, query and EXPLAIN).
 
@@ -33,13 +35,64 @@ STOCK_SLOW_MS = 200
 SCOPED = 1.2
 
 
-def _run(module: str, *args: str, suffix: str) -> None:
-    env = {
+def _env(suffix: str) -> dict:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backoffice.settings.bench",
         "BENCH_DB_SUFFIX": suffix,
     }
-    subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, check=True)
+
+
+def _run(module: str, *args: str, suffix: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=_env(suffix), check=True
+    )
+
+
+def _pages_in_turns(runs: list[tuple[list[str], str]]) -> None:
+    """`bench.pages` once per (arguments, database suffix), all started at once,
+    then timing one page at a time, in turn (bench.pages --turns)."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.pages", *args, "--turns"],
+            cwd=ROOT,
+            env=_env(suffix),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for args, suffix in runs
+    ]
+    try:
+        while True:
+            timed = [_take_turn(process) for process in processes]
+            if not any(timed):
+                break
+            if not all(timed):
+                raise RuntimeError("the bench.pages runs have different pages")
+        for process in processes:
+            if process.wait():
+                raise subprocess.CalledProcessError(process.returncode, process.args)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
+def _take_turn(process) -> bool:
+    """Let `process` time its next page; False when it had none left (and ended)."""
+    from bench.pages import TURN_DONE
+
+    try:
+        process.stdin.write("\n")
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # it has ended: its output says how
+    for line in process.stdout:
+        if line.rstrip("\n") == TURN_DONE:
+            return True
+        print(line, end="", flush=True)
+    return False
 
 
 def _hold_database() -> None:
@@ -214,21 +267,24 @@ def main(argv=None) -> None:
     if args.only:
         common += ["--only", args.only]
     small = None
+    big_json = RESULTS / f"{stamp}-{args.tasks}.json"
     if args.tasks != SMALL:
         small_json = RESULTS / f"{stamp}-10k.json"
-        print("[bench] pages at 10,000 tasks (ours only)", flush=True)
-        _run(
-            "bench.pages",
-            "--json",
-            str(small_json),
-            "--no-stock",
-            *common,
-            suffix="_bench_10k",
+        print(
+            f"[bench] pages at 10,000 tasks (ours only) and at {args.tasks:,} (ours "
+            "and stock), in turns",
+            flush=True,
+        )
+        _pages_in_turns(
+            [
+                (["--json", str(small_json), "--no-stock", *common], "_bench_10k"),
+                (["--json", str(big_json), *common], "_bench"),
+            ]
         )
         small = json.loads(small_json.read_text())
-    big_json = RESULTS / f"{stamp}-{args.tasks}.json"
-    print(f"[bench] pages at {args.tasks:,} tasks (ours and stock)", flush=True)
-    _run("bench.pages", "--json", str(big_json), *common, suffix="_bench")
+    else:
+        print(f"[bench] pages at {args.tasks:,} tasks (ours and stock)", flush=True)
+        _run("bench.pages", "--json", str(big_json), *common, suffix="_bench")
     big = json.loads(big_json.read_text())
 
     lines, verdicts, _ = table(big, small)

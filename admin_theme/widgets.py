@@ -57,20 +57,15 @@ def _hand_known_rows(forms, name) -> None:
     model_field = forms[0].instance._meta.get_field(name)
     if model_field.target_field != model_field.remote_field.model._meta.pk:
         return  # the widget names rows by another field
-    related = {}
+    related = {}  # pk -> [(form, its row)]
     for form in forms:
         if form.instance.pk is not None and model_field.is_cached(form.instance):
             row = model_field.get_cached_value(form.instance)
             if row is not None:
-                related.setdefault(row.pk, []).append(form)
+                related.setdefault(row.pk, []).append((form, row))
     if not related:
         return
-    widget = _unwrapped(forms[0].fields[name].widget)
-    allowed = set(
-        widget.choices.queryset.filter(pk__in=related).values_list("pk", flat=True)
-    )
-    for pk in allowed:
-        for form in related[pk]:
-            _unwrapped(form.fields[name].widget).known = model_field.get_cached_value(
-                form.instance
-            )
+    choices = _unwrapped(forms[0].fields[name].widget).choices.queryset
+    for pk in choices.filter(pk__in=related).values_list("pk", flat=True):
+        for form, row in related[pk]:
+            _unwrapped(form.fields[name].widget).known = row

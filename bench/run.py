@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.pages import TURN_DONE
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SMALL = 10_000
@@ -81,8 +83,6 @@ def _pages_in_turns(runs: list[tuple[list[str], str]]) -> None:
 
 def _take_turn(process) -> bool:
     """Let `process` time its next page; False when it had none left (and ended)."""
-    from bench.pages import TURN_DONE
-
     try:
         process.stdin.write("\n")
         process.stdin.flush()

@@ -11,7 +11,7 @@ go through the audit services: history with the actor, an audit event.
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ORDER_VAR
+from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
 from django.db import models
 from django.forms.utils import flatatt
 from django.http import Http404
@@ -139,6 +139,21 @@ class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
         if term.isdigit() and len(term) < 19:
             results |= queryset.filter(pk=int(term))
         return results, may_have_duplicates
+
+    def get_paginator(self, request, queryset, per_page, *args, **kwargs):
+        """Lists of organization-owned rows know the organizations they span, so
+        a page can be read organization by organization (`merged_page_ids`).
+        Not a changelist search: its trigram index is read once for the whole
+        list, where merged PostgreSQL read it again for each organization (the
+        mixed agent's search: 3 x 8 ms)."""
+        paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        if (
+            queryset.model is self.model
+            and selectors.scope_rule(self.model) == "tenant"
+            and not request.GET.get(SEARCH_VAR)
+        ):
+            paginator.organizations = selectors.organizations_in_scope(request.user)
+        return paginator
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django redirects to the index with "doesn't exist"; a foreign id must be

@@ -87,14 +87,9 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
     rule = scope_rule(queryset.model)
     if rule == "global":
         return queryset
-    pinned = getattr(user, "pinned_organization_id", None)
-    if pinned is None and sees_all_organizations(user):
+    visible = organizations_in_scope(user)
+    if visible is None:
         return queryset
-    visible = organizations_visible_to(user)
-    if pinned is not None:
-        # The tenant switcher pins the whole admin to one organization.
-        visible = visible.filter(pk=pinned)
-    visible = visible.values("pk")
     if rule == "organization":
         return queryset.filter(AnyOf("id", visible))
     if rule == "user":
@@ -106,6 +101,19 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
             )
         )
     return queryset.filter(AnyOf("organization_id", visible))
+
+
+def organizations_in_scope(user) -> QuerySet | None:
+    """The ids of the organizations whose rows `user` sees, as a lazy subquery;
+    None when that is every organization."""
+    pinned = getattr(user, "pinned_organization_id", None)
+    if pinned is None and sees_all_organizations(user):
+        return None
+    visible = organizations_visible_to(user)
+    if pinned is not None:
+        # The tenant switcher pins the whole admin to one organization.
+        visible = visible.filter(pk=pinned)
+    return visible.values("pk")
 
 
 def is_visible(user, obj) -> bool:

@@ -37,6 +37,16 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
 
+    # The organization leads the unique key and the indexes (Meta): no index of
+    # its own, which PostgreSQL preferred for an organization's newest projects
+    # and then sorted them all (13k rows of the largest) instead of reading
+    # (organization, -id) in order.
+    organization = models.ForeignKey(
+        "tenants.Organization",
+        on_delete=models.CASCADE,
+        related_name="projects",
+        db_index=False,
+    )
     name = models.CharField(max_length=200)
     key = models.CharField(
         max_length=10,
@@ -78,6 +88,9 @@ class Project(TimestampMixin, SoftDeleteMixin, TenantMixin, models.Model):
             models.Index(
                 fields=["organization", "status"], name="project_org_status_idx"
             ),
+            # An organization's newest projects first (a support agent's
+            # autocomplete, read organization by organization).
+            models.Index(fields=["organization", "-id"], name="project_org_id_idx"),
             GinIndex(
                 fields=["name"], name="project_name_trgm", opclasses=["gin_trgm_ops"]
             ),

@@ -1,9 +1,12 @@
-"""Estimated counts and deep pages."""
+"""Estimated counts, deep pages, and pages read organization by organization."""
+
+import datetime as dt
 
 import pytest
 from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from admin_theme import paginator as paginator_module
 from admin_theme.paginator import EstimatedCountPaginator
@@ -99,3 +102,82 @@ def test_a_page_rows_are_read_by_id_within_the_scope_alone(client, monkeypatch):
     (rows,) = [q["sql"] for q in queries if '"work_task"."id" IN (' in q["sql"]]
     assert "organizationuserobjectpermission" in rows  # the scope
     assert '"work_task"."status"' not in rows.split("WHERE", 1)[1]
+
+
+@pytest.fixture
+def agent_of_two():
+    """A support agent of two organizations (a third is foreign), with tasks whose
+    creation times interleave across the organizations out of id order."""
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    projects = [ProjectFactory(name=f"Website {n}") for n in range(3)]
+    for project in projects[:2]:
+        support_grant(actor=agent, organization=project.organization, agent=agent)
+    now = timezone.now()
+    for n in range(15):
+        task = TaskFactory(project=projects[n % 3])
+        minutes = (n * 7) % 15
+        Task.objects.filter(pk=task.pk).update(
+            created_at=now - dt.timedelta(minutes=minutes)
+        )
+    return agent, projects
+
+
+def test_an_agents_pages_are_their_organizations_rows_merged_in_order(
+    client, agent_of_two, monkeypatch
+):
+    """Read as each organization's first rows merged, the pages hold exactly the
+    agent's rows, in the list's order, none twice."""
+    agent, projects = agent_of_two
+    monkeypatch.setattr(admin.site._registry[Task], "list_per_page", 4)
+    mine = [project.organization for project in projects[:2]]
+    expected = list(
+        Task.objects.filter(organization__in=mine)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+    )
+    client.force_login(agent)
+    seen = []
+    for number in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/admin/work/task/", {"p": number})
+        seen += [task.pk for task in page.context["cl"].result_list]
+        assert [q for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
+    assert len(expected) == 10 and seen == expected
+    # Filtered to one of them, the other organization adds nothing.
+    page = client.get("/admin/work/task/", {"organization__id__exact": mine[1].pk})
+    assert [task.pk for task in page.context["cl"].result_list] == list(
+        Task.objects.filter(organization=mine[1])
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)[:4]
+    )
+
+
+def test_a_search_reads_the_whole_list_not_each_organization(client, agent_of_two):
+    """A title search is answered from its trigram index once; merged, PostgreSQL
+    read that index again for every organization."""
+    agent, projects = agent_of_two
+    task = Task.objects.filter(project=projects[1]).first()
+    Task.objects.filter(pk=task.pk).update(title="Renew the invoice")
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/work/task/", {"q": "invoice"})
+    assert [t.pk for t in page.context["cl"].result_list] == [task.pk]
+    assert not [q for q in queries if "LATERAL" in q["sql"]]
+
+
+def test_an_agents_autocomplete_answers_newest_first_within_their_organizations(
+    client, agent_of_two
+):
+    agent, projects = agent_of_two
+    newest = ProjectFactory(organization=projects[0].organization, name="Website 4")
+    ProjectFactory(organization=projects[2].organization, name="Website 5")
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(
+            "/admin/autocomplete/?app_label=work&model_name=task&field_name=project"
+            "&term=website"
+        ).json()
+    expected = [newest.pk, projects[1].pk, projects[0].pk]
+    assert [int(r["id"]) for r in answer["results"]] == expected
+    assert answer["pagination"]["more"] is False
+    assert [q for q in queries if "CROSS JOIN LATERAL" in q["sql"]]

@@ -113,10 +113,10 @@ class CountSafeMixin:
         if _is_autocomplete(request):
             return LookaheadPaginator(queryset, per_page, *args, **kwargs)
         paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
-        if isinstance(paginator, EstimatedCountPaginator) and (
-            queryset.model is self.model
-        ):
-            paginator.rows_source = self.get_queryset(request)
+        if isinstance(paginator, EstimatedCountPaginator):
+            paginator.count_from_ids = bool(request.GET.get(SEARCH_VAR))
+            if queryset.model is self.model:
+                paginator.rows_source = self.get_queryset(request)
         return paginator
 
 

@@ -40,16 +40,28 @@ class EstimatedCountPaginator(Paginator):
     rows_source = None
     # The ids of the organizations the list is scoped to (a subquery), or None.
     organizations = None
+    # Count by reading the list's first CAP + 1 ids in order, which then serve
+    # its first pages: set for a search, where PostgreSQL answers both from the
+    # same trigram bitmap (a support agent's search: count 15 ms + page 19 ms,
+    # together 20 ms; the admin's: 24 + 1, together 29).
+    count_from_ids = False
 
     @property
     def cap(self) -> int:
         return CAP
 
     @cached_property
+    def leading_ids(self) -> list:
+        return self._ids(0, CAP + 1)
+
+    @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        # COUNT over a LIMITed subquery: reads at most CAP + 1 index entries.
-        exact = queryset.order_by()[: CAP + 1].count()
+        if self.count_from_ids:
+            exact = len(self.leading_ids)
+        else:
+            # COUNT over a LIMITed subquery: reads at most CAP + 1 index entries.
+            exact = queryset.order_by()[: CAP + 1].count()
         if exact <= CAP:
             return exact
         self.is_estimated = True
@@ -79,9 +91,10 @@ class EstimatedCountPaginator(Paginator):
         bottom = (number - 1) * self.per_page
         queryset = self.object_list
         top = bottom + self.per_page
-        ids = merged_page_ids(queryset, self.organizations, bottom, top)
-        if ids is None:
-            ids = list(queryset.values_list("pk", flat=True)[bottom:top])
+        if self.count_from_ids and top <= CAP + 1:
+            ids = self.leading_ids[bottom:top]
+        else:
+            ids = self._ids(bottom, top)
         rows = {}
         if ids:
             source = queryset if self.rows_source is None else self.rows_source
@@ -89,6 +102,13 @@ class EstimatedCountPaginator(Paginator):
             source.query.select_related = queryset.query.select_related
             rows = {row.pk: row for row in source}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+    def _ids(self, bottom: int, top: int) -> list:
+        queryset = self.object_list
+        ids = merged_page_ids(queryset, self.organizations, bottom, top)
+        if ids is None:
+            ids = list(queryset.values_list("pk", flat=True)[bottom:top])
+        return ids
 
 
 class LookaheadPaginator(Paginator):

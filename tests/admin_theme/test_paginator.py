@@ -165,6 +165,33 @@ def test_a_search_reads_the_whole_list_not_each_organization(client, agent_of_tw
     assert not [q for q in queries if "LATERAL" in q["sql"]]
 
 
+def test_a_search_is_counted_and_paged_from_one_ordered_read(
+    admin_client, tasks, monkeypatch
+):
+    """The first 1,001 ids of a search, in order, give both its exact count and its
+    first pages; past them a page is read on its own."""
+    monkeypatch.setattr(admin.site._registry[Task], "list_per_page", 10)
+    found = [task.pk for task in tasks[:25]]
+    Task.objects.filter(pk__in=found).update(title="Pay the invoice")
+    expected = list(
+        Task.objects.filter(pk__in=found)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+    )
+    admin_client.get("/admin/work/task/")  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/work/task/", {"q": "invoice", "p": 2})
+    assert page.context["cl"].result_count == 25
+    assert [task.pk for task in page.context["cl"].result_list] == expected[10:20]
+    reads = [q["sql"] for q in queries if 'FROM "work_task"' in q["sql"]]
+    assert len(reads) == 2 and not [sql for sql in reads if "COUNT(" in sql]
+    # Beyond the cap: an estimated count, and a page past the ids read first.
+    monkeypatch.setattr(paginator_module, "CAP", 20)
+    page = admin_client.get("/admin/work/task/", {"q": "invoice", "p": 3})
+    assert page.context["cl"].paginator.is_estimated
+    assert [task.pk for task in page.context["cl"].result_list] == expected[20:]
+
+
 def test_an_agents_autocomplete_answers_newest_first_within_their_organizations(
     client, agent_of_two
 ):

@@ -119,8 +119,9 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
     size = f"{tasks / 1e6:g}M" if tasks >= 1e6 else f"{tasks / 1e3:g}k"
     lines = [
         f"| page | ours ms median / p95 | ours CPU / SQL ms | stock ms median (n) "
-        f"| stock/ours | ours @10k ms | {size}/10k | queries ours (stock) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| stock/ours | ours @10k ms | {size}/10k | list rows {size} (10k) "
+        "| queries ours (stock) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = []
     pages = big["pages"]
@@ -138,6 +139,8 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
             "small": at_small["median"] if at_small else None,
             "vs_small": ours["median"] / at_small["median"] if at_small else None,
             "unscoped": page.get("unscoped"),
+            "rows": ours.get("rows"),
+            "small_rows": at_small.get("rows") if at_small else None,
         }
         row["refused"] = bool(ours.get("refused"))
         rows.append(row)
@@ -146,11 +149,13 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
             label += " — REFUSED (redirect to ?e=1)"
         stock_cell = f"{_ms(stock['median'])} ({stock['n']})" if stock else "–"
         queries = f"{ours['queries']}" + (f" ({stock['queries']})" if stock else "")
+        shown = "–" if not row["rows"] else f"{row['rows']} ({row['small_rows']})"
         lines.append(
             f"| {label} | {_ms(ours['median'])} / {_ms(ours['p95'])} "
             f"| {_ms(ours['cpu_median'])} / {_ms(ours.get('sql_ms'))} "
             f"| {stock_cell} | {_ratio(row['vs_stock'])} "
-            f"| {_ms(row['small'])} | {_ratio(row['vs_small'])} | {queries} |"
+            f"| {_ms(row['small'])} | {_ratio(row['vs_small'])} | {shown} "
+            f"| {queries} |"
         )
     by_key = {row["key"]: row for row in rows}
 
@@ -167,7 +172,12 @@ def table(big: dict, small: dict | None) -> tuple[list[str], list[str], list[dic
         if r["median"] > MEDIAN_TARGET_MS or r["p95"] > P95_TARGET_MS
     ]
     growth = [
-        f"{r['label']} ({_ratio(r['vs_small'])})"
+        f"{r['label']} ({_ratio(r['vs_small'])}"
+        + (
+            f", showing {r['rows']} rows against {r['small_rows']} at 10k)"
+            if r["rows"] != r["small_rows"]
+            else ")"
+        )
         for r in rows
         if r["vs_small"] is not None and r["vs_small"] > VS_SMALL
     ]

@@ -333,6 +333,23 @@ class BaseStackedInline(ScopedInlineMixin, StackedInline):
     pass
 
 
+class RelatedListInline(BaseTabularInline):
+    """Related rows listed on a change page, a page at a time, each linking to its
+    own page; nothing is added, changed or deleted here. Django treats the inline
+    as view-only (its rows are neither posted, validated nor saved) and a lean
+    template renders a row in one table row: unfold's editing template spent
+    ~7 ms a row on its includes."""
+
+    template = "admin_theme/edit_inline/related_list.html"
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class TrashFilter(admin.SimpleListFilter):
     """Switches the changelist to the trash (the rows are chosen in get_queryset)."""
 

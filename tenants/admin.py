@@ -17,7 +17,13 @@ from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from admin_theme.actions import confirmed_action, for_each
-from admin_theme.admin import BaseAdmin, BaseTabularInline, CountSafeMixin, TrashMixin
+from admin_theme.admin import (
+    BaseAdmin,
+    BaseTabularInline,
+    CountSafeMixin,
+    RelatedListInline,
+    TrashMixin,
+)
 from admin_theme.columns import badge, linked
 from admin_theme.filters import ScopedAutocompleteFilter
 from tenants import services
@@ -79,43 +85,31 @@ class MembershipInline(BaseTabularInline):
     tab = True
 
 
-class SubscriptionInline(BaseTabularInline):
+class SubscriptionInline(RelatedListInline):
     model = Subscription
     list_select_related = ("plan", "organization")
     fields = ("plan", "status", "current_period_start", "current_period_end")
     readonly_fields = fields
     per_page = 5
     tab = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class InvoiceInline(BaseTabularInline):
+class InvoiceInline(RelatedListInline):
     model = Invoice
     list_select_related = ("organization",)
     fields = ("number", "amount", "currency", "status", "issued_on", "due_on")
     readonly_fields = fields
     per_page = 10
     tab = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class ProjectInline(BaseTabularInline):
+class ProjectInline(RelatedListInline):
     model = Project
     fields = ("key", "name", "status", "owner")
     readonly_fields = fields
     list_select_related = ("owner", "organization")
     per_page = 10
     tab = True
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Organization)
@@ -161,16 +155,15 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
         _welcome_new_member(request, instance)  # members added inline
 
     def get_queryset(self, request):
-        """Member and project counts as annotations: no query per row."""
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                member_count=_count(Membership),
-                project_count=_count(
-                    Project.all_objects.filter(deleted_at__isnull=True)
-                ),
-            )
+        """Member and project counts as annotations: no query per row. An
+        organization's own page shows neither (its tabs count their rows)."""
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match is not None and match.url_name == "tenants_organization_change":
+            return queryset
+        return queryset.annotate(
+            member_count=_count(Membership),
+            project_count=_count(Project.all_objects.filter(deleted_at__isnull=True)),
         )
 
     @display(description="Members", ordering="member_count")

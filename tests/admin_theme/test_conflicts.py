@@ -5,28 +5,10 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.services import VersionConflict, record_update
+from tests.admin_forms import change_form_data
 from tests.factories import StaffFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _form_data(response):
-    """The change form as the browser would post it back."""
-    form = response.context["adminform"].form
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if value is None:
-            continue
-        if isinstance(value, list | tuple):
-            data[name] = [str(v) for v in value]
-        else:
-            data[name] = str(value) if not isinstance(value, dict) else "{}"
-    for formset in response.context["inline_admin_formsets"]:
-        mgmt = formset.formset.management_form
-        for name in mgmt.fields:
-            data[f"{mgmt.prefix}-{name}"] = str(mgmt[name].value() or 0)
-    return data
 
 
 def test_second_editor_gets_a_conflict_and_nothing_is_lost():
@@ -36,8 +18,8 @@ def test_second_editor_gets_a_conflict_and_nothing_is_lost():
     bob.force_login(StaffFactory(email="bob@example.com", is_superuser=True))
     url = reverse("admin:work_task_change", args=[task.pk])
 
-    alice_form = _form_data(alice.get(url))
-    bob_form = _form_data(bob.get(url))
+    alice_form = change_form_data(alice.get(url))
+    bob_form = change_form_data(bob.get(url))
 
     alice_form["title"] = "Alice's title"
     saved = alice.post(url, alice_form)
@@ -72,7 +54,7 @@ def test_the_service_refuses_a_stale_version(superuser):
 def test_a_comment_added_inline_takes_the_task_organization_and_author(admin_client):
     task = TaskFactory(title="Inline host")
     url = reverse("admin:work_task_change", args=[task.pk])
-    data = _form_data(admin_client.get(url))
+    data = change_form_data(admin_client.get(url))
     prefix = "comments"
     data[f"{prefix}-TOTAL_FORMS"] = "1"
     data[f"{prefix}-0-content"] = "<b>Looks</b> good"

@@ -142,7 +142,10 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
     ordering = ("name",)
     readonly_fields = ("display_related",)
     fieldsets = (
-        (None, {"fields": ("name", "slug", "status", "plan_tier"), "classes": ["tab"]}),
+        (
+            "Details",
+            {"fields": ("name", "slug", "status", "plan_tier"), "classes": ["tab"]},
+        ),
         ("Related", {"fields": ("display_related",), "classes": ["tab"]}),
         (
             "Record",

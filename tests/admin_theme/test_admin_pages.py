@@ -1,5 +1,7 @@
 """Every registered model's admin answers for a platform admin: list, add, change."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -70,6 +72,8 @@ def test_changelist_add_and_change_pages_answer(
     assert add.status_code == (
         200 if model_admin.has_add_permission(add.wsgi_request) else 403
     )
+    if add.status_code == 200:
+        _assert_every_field_is_rendered(add)
 
     obj = model._default_manager.first()
     if opts.app_label in OUR_APPS or opts.label in {"auth.Group", "django_q.Schedule"}:
@@ -77,7 +81,23 @@ def test_changelist_add_and_change_pages_answer(
     if obj is not None:
         response = admin_client.get(reverse(f"{base}_change", args=[obj.pk]))
         assert response.status_code == 200
+        _assert_every_field_is_rendered(response)
         assert (
             admin_client.get(reverse(f"{base}_history", args=[obj.pk])).status_code
             == 200
         )
+
+
+def _assert_every_field_is_rendered(response):
+    """Each required field of the form has its input on the page: one left out of
+    the rendered fieldsets (unfold shows no fieldset tab without a name) is never
+    posted, and the form can never be saved."""
+    body = response.content.decode()
+    form = response.context["adminform"].form
+    missing = [
+        name
+        for name, field in form.fields.items()
+        if field.required
+        and not re.search(rf'name="{re.escape(form.add_prefix(name))}(_\d+)?"', body)
+    ]
+    assert missing == []

@@ -138,3 +138,44 @@ def test_finance_journey(page, screenshot, finance_world):
     page.goto("/admin/")
     expect(page.locator("[data-kpi='Open invoices']")).to_contain_text("2")
     screenshot("finance_06_dashboard_pinned")
+
+
+@pytest.fixture
+def manager_world(transactional_db):
+    acme = OrganizationFactory(name="Acme", slug="acme")
+    MembershipFactory(organization=acme, user__email="erin@acme.test")
+    newcomer = MembershipFactory(user__email="finn@acme.test").user  # elsewhere
+    for key in range(12):
+        ProjectFactory(organization=acme, key=f"P{key:02d}", name=f"Project {key}")
+    manager = staff_with_role(roles.TENANT_MANAGER, email="manager@example.com")
+    return manager, acme, newcomer
+
+
+def test_tenant_manager_adds_a_member_and_pages_the_projects(
+    page, screenshot, manager_world
+):
+    manager, acme, newcomer = manager_world
+    login(page, manager.email, PASSWORD)
+    page.goto(f"/admin/tenants/organization/{acme.pk}/change/#memberships")
+    members = page.locator("#memberships-group tbody.form-group:not(.empty-form)")
+    expect(members).to_have_count(1)
+    page.click("#memberships-group a.add-row")
+    expect(members).to_have_count(2)
+    members.last.locator(".select2-selection").click()
+    page.fill(".select2-search__field", "finn")
+    page.click(".select2-results__option:has-text('finn@acme.test')")
+    members.last.locator("select[name$=-role]").select_option("admin")
+    screenshot("manager_01_member_added_inline")
+    page.click("button[name=_continue]")
+    expect(page.locator("body")).to_contain_text("was changed successfully")
+    assert acme.memberships.get(user=newcomer).role == "admin"
+
+    # The projects tab: a related list, ten rows a page, paged in place.
+    page.goto(f"/admin/tenants/organization/{acme.pk}/change/#projects")
+    page.reload()  # the same page: only a load opens the tab the address names
+    rows = page.locator("#projects-data tbody")
+    expect(rows).to_have_count(10)
+    page.locator("#projects-data .inline-pagination a:has-text('2')").click()
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("P10")
+    screenshot("manager_02_projects_page_2")

@@ -326,7 +326,7 @@ class ScopedInlineMixin(ScopedFormFieldsMixin):
 
 
 class BaseTabularInline(ScopedInlineMixin, TabularInline):
-    pass
+    template = "admin_theme/edit_inline/tabular.html"
 
 
 class BaseStackedInline(ScopedInlineMixin, StackedInline):

@@ -16,4 +16,7 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants & billing"
 
     def ready(self):
+        from tenants import permission_cache
+
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="tenants_roles")
+        permission_cache.connect()

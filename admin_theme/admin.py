@@ -114,7 +114,10 @@ class CountSafeMixin:
             return LookaheadPaginator(queryset, per_page, *args, **kwargs)
         paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
         if isinstance(paginator, EstimatedCountPaginator):
-            paginator.count_from_ids = bool(request.GET.get(SEARCH_VAR))
+            if request.GET.get(SEARCH_VAR):
+                scoped = selectors.organizations_in_scope(request.user) is not None
+                paginator.count_from_ids = scoped
+                paginator.count_by_bitmaps = not scoped
             if queryset.model is self.model:
                 paginator.rows_source = self.get_queryset(request)
         return paginator

@@ -9,15 +9,16 @@ rows with their related objects, so deep pages do not join every skipped row.
 
 A list scoped to some organizations (a support agent's, a pinned one) reads the
 ids of a page organization by organization, each from the index that holds its
-rows in the list's order, and merges them (`merged_page_ids`). A search is
-counted and paged from one ordered read of its first CAP + 1 ids.
+rows in the list's order, and merges them (`merged_page_ids`). A scoped search
+is counted and paged from one ordered read of its first CAP + 1 ids; a search of
+the whole table is counted through bitmap index scans (`_count_by_bitmaps`).
 """
 
 import json
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import EmptyPage, Paginator
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F, IntegerField
 from django.db.models.expressions import RawSQL
 from django.db.models.sql.where import AND
@@ -46,6 +47,13 @@ class EstimatedCountPaginator(Paginator):
     # same trigram bitmap (a support agent's search: count 15 ms + page 19 ms,
     # together 20 ms; the admin's: 24 + 1, together 29).
     count_from_ids = False
+    # Count through bitmap index scans: set for a search of the whole table (a
+    # platform admin's). PostgreSQL's own plan for `COUNT` over the first 1,001
+    # matches tested the title of row after row (of the table, or down the
+    # ordering's index for the 1,001 ordered ids): 40k rows for a word in 2.5% of
+    # 1M titles, 55 ms, where the trigram index's bitmap answers in 19; a page of
+    # 50 ordered ids then takes 3. A scoped search already reads bitmaps.
+    count_by_bitmaps = False
 
     @property
     def cap(self) -> int:
@@ -60,6 +68,8 @@ class EstimatedCountPaginator(Paginator):
         queryset = self.object_list
         if self.count_from_ids:
             exact = len(self.leading_ids)
+        elif self.count_by_bitmaps:
+            exact = _count_by_bitmaps(queryset.order_by()[: CAP + 1])
         else:
             # COUNT over a LIMITed subquery: reads at most CAP + 1 index entries.
             exact = queryset.order_by()[: CAP + 1].count()
@@ -189,6 +199,26 @@ def merged_page_ids(queryset, organizations, bottom: int, top: int) -> list | No
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, (*scope_params, *inner_params, top - bottom, bottom))
         return [row[0] for row in cursor.fetchall()]
+
+
+def _count_by_bitmaps(queryset) -> int:
+    """`queryset.count()` planned without sequential or plain index scans: the
+    settings are the statement's own (SET LOCAL, restored before its transaction
+    or savepoint ends)."""
+    connection = connections[queryset.db]
+    with transaction.atomic(using=queryset.db):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+            )
+        try:
+            return queryset.count()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET LOCAL enable_seqscan TO DEFAULT;"
+                    " SET LOCAL enable_indexscan TO DEFAULT"
+                )
 
 
 def _is_scope(condition) -> bool:

@@ -5,16 +5,19 @@
 
 In-process Django test client (server-side time: middleware, view, queries,
 template rendering), logged in with `force_login`. Each page is requested
-`--warmup` times, then `--reps` times, ours and stock interleaved; a stock page
-slower than a second gets fewer repetitions (it says how many; one over 10 s is
+`--warmup` times, then `--reps` times in rounds: a round requests the page once,
+the support agents' same page once each and the stock pages once (a stock page
+slower than a second gets fewer repetitions: it says how many; one over 10 s is
 timed once). Queries are counted on every request; one more request of our page
 runs under CaptureQueriesContext for its slowest queries (not timed). Run by
-bench/run.py (`make bench`); with `--turns`, the page measurements take turns
-with another run (bench/run.py's 10k run): each page waits for a line on stdin
-and ends with TURN_DONE on stdout.
+bench/run.py (`make bench`); with `--turns`, the warm-ups, each round and the
+closing queries take turns with another run (bench/run.py's 10k run): each waits
+for a line on stdin and ends with TURN_DONE on stdout.
 """
 
 import argparse
+import contextlib
+import itertools
 import json
 import math
 import os
@@ -134,34 +137,59 @@ class Bench:
         side["refused"] = sample["refused"]
         side["rows"] = sample["rows"]
 
-    def measure(self, page: dict) -> dict:
-        client = self.client(page["user"])
-        cold = page.get("cold", False)
-        ours = {"url": page["ours"], "samples": [], "cpu": []}
-        stock = None
-        if self.stock and page.get("stock"):
-            stock = {"url": page["stock"], "samples": [], "cpu": []}
-        for _ in range(self.warmup):
-            self.request(client, ours["url"], cold)
-        stock_reps = self.stock_plan(client, stock["url"], cold, stock) if stock else 0
-        for i in range(max(self.reps, stock_reps)):
-            for side, reps in ((ours, self.reps), (stock, stock_reps)):
-                if side and i < reps:
-                    self.record(side, self.request(client, side["url"], cold))
-        result = {"label": page["label"], "user": page["user"].email, "cold": cold}
-        for name, side in (("ours", ours), ("stock", stock)):
-            if side is None:
-                continue
-            samples = side["samples"]
-            side.update(
-                n=len(samples),
-                median=statistics.median(samples),
-                p95=percentile(samples, 0.95),
-                cpu_median=statistics.median(side["cpu"]),
-            )
-            result[name] = side
-        ours["sql_ms"], ours["slow"] = self.slowest_queries(client, ours["url"], cold)
-        return result
+    def measure_group(self, pages: list[dict], turn, report) -> list[dict]:
+        """Time a page and its support agents' counterparts in rounds of one
+        sample of each (and of each stock page while it has repetitions left), so
+        a drift in the machine's speed skews them alike. Warm-ups, each round and
+        the closing queries (`report(page, result)`) each run in `turn()`: with
+        --turns, bench.run's other run (the 10k database) takes its own between
+        two of ours."""
+        sides = []
+        with turn():
+            for page in pages:
+                client = self.client(page["user"])
+                cold = page.get("cold", False)
+                ours = {"url": page["ours"], "samples": [], "cpu": []}
+                stock = None
+                if self.stock and page.get("stock"):
+                    stock = {"url": page["stock"], "samples": [], "cpu": []}
+                for _ in range(self.warmup):
+                    self.request(client, ours["url"], cold)
+                stock_reps = (
+                    self.stock_plan(client, stock["url"], cold, stock) if stock else 0
+                )
+                sides.append((page, client, cold, ours, stock, stock_reps))
+        for i in range(self.reps):  # stock_plan never plans more repetitions
+            with turn():
+                for _, client, cold, ours, stock, stock_reps in sides:
+                    self.record(ours, self.request(client, ours["url"], cold))
+                    if stock and i < stock_reps:
+                        self.record(stock, self.request(client, stock["url"], cold))
+        results = []
+        with turn():
+            for page, client, cold, ours, stock, _ in sides:
+                result = {
+                    "label": page["label"],
+                    "user": page["user"].email,
+                    "cold": cold,
+                }
+                for name, side in (("ours", ours), ("stock", stock)):
+                    if side is None:
+                        continue
+                    samples = side["samples"]
+                    side.update(
+                        n=len(samples),
+                        median=statistics.median(samples),
+                        p95=percentile(samples, 0.95),
+                        cpu_median=statistics.median(side["cpu"]),
+                    )
+                    result[name] = side
+                ours["sql_ms"], ours["slow"] = self.slowest_queries(
+                    client, ours["url"], cold
+                )
+                report(page, result)
+                results.append(result)
+        return results
 
 
 def reference_loop_ms() -> float:
@@ -305,12 +333,47 @@ def build_pages(*, tasks: int) -> list[dict]:
             "unscoped": "autocomplete",
         },
     ]
-    # Each support agent's page right after the admin's same page: timed minutes
-    # apart, a drift in the machine's speed would skew the scoped ratio.
+    # Each support agent's page beside the admin's same page: they are timed in
+    # the same rounds (Bench.measure_group); minutes apart, a drift in the
+    # machine's speed would skew the scoped ratio.
     group = {}
     for page in pages:
         group.setdefault(page.get("unscoped") or page["key"], len(group))
     return sorted(pages, key=lambda page: group[page.get("unscoped") or page["key"]])
+
+
+@contextlib.contextmanager
+def turn(taking_turns: bool):
+    """With --turns: wait for a line on stdin, then say TURN_DONE (bench.run)."""
+    if taking_turns:
+        sys.stdin.readline()
+    yield
+    if taking_turns:
+        print(TURN_DONE, flush=True)
+
+
+def report(page: dict, result: dict, seconds: float) -> None:
+    """Print the page's line; keep the EXPLAIN of its slow queries when it
+    misses a target."""
+    ours = result["ours"]
+    stock = result.get("stock")
+    print(
+        f"[bench pages] {page['label']:<52} ours {ours['median']:7.1f} ms "
+        f"(p95 {ours['p95']:7.1f}, {ours['queries']} q)"
+        + (
+            f"  stock {stock['median']:8.1f} ms (n={stock['n']}, {stock['queries']} q)"
+            if stock
+            else ""
+        )
+        + f"  [{seconds:.0f}s]",
+        flush=True,
+    )
+    if ours["median"] > MEDIAN_TARGET_MS or ours["p95"] > P95_TARGET_MS:
+        ours["explain"] = [
+            {**q, "plan": explain(q["sql"])}
+            for q in ours["slow"]
+            if q["ms"] > 10 and q["sql"].lstrip().upper().startswith("SELECT")
+        ]
 
 
 def main(argv=None) -> None:
@@ -342,35 +405,20 @@ def main(argv=None) -> None:
     results = {}
     loadavg_start = os.getloadavg()
     reference_ms = reference_loop_ms()
-    for page in pages:
-        if args.turns:
-            sys.stdin.readline()
+    groups = itertools.groupby(pages, key=lambda p: p.get("unscoped") or p["key"])
+    for _, group in groups:
         started = time.monotonic()
-        result = bench.measure(page)
-        result["unscoped"] = page.get("unscoped")
-        results[page["key"]] = result
-        ours = result["ours"]
-        stock = result.get("stock")
-        print(
-            f"[bench pages] {page['label']:<52} ours {ours['median']:7.1f} ms "
-            f"(p95 {ours['p95']:7.1f}, {ours['queries']} q)"
-            + (
-                f"  stock {stock['median']:8.1f} ms (n={stock['n']}, "
-                f"{stock['queries']} q)"
-                if stock
-                else ""
-            )
-            + f"  [{time.monotonic() - started:.0f}s]",
-            flush=True,
+        group = list(group)
+        measured = bench.measure_group(
+            group,
+            lambda: turn(args.turns),
+            lambda page, result, since=started: report(
+                page, result, time.monotonic() - since
+            ),
         )
-        if ours["median"] > MEDIAN_TARGET_MS or ours["p95"] > P95_TARGET_MS:
-            ours["explain"] = [
-                {**q, "plan": explain(q["sql"])}
-                for q in ours["slow"]
-                if q["ms"] > 10 and q["sql"].lstrip().upper().startswith("SELECT")
-            ]
-        if args.turns:
-            print(TURN_DONE, flush=True)
+        for page, result in zip(group, measured, strict=True):
+            result["unscoped"] = page.get("unscoped")
+            results[page["key"]] = result
     with connection.cursor() as cursor:
         cursor.execute("SELECT version(), pg_database_size(current_database())")
         version, size = cursor.fetchone()

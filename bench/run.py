@@ -6,8 +6,8 @@
    (`<name>_bench_10k`); each is reused when it already holds that size;
 2. `bench.pages` on the 10k database (ours only) and on the big one (ours and
    the stock Django admin side by side), each in its own process, taking turns
-   page by page: a page is timed at 10k just before it is timed at full size, so
-   a machine whose speed drifts over minutes skews both alike;
+   round by round: each round of a page's samples at 10k is followed by one at
+   full size, so a machine whose speed drifts over minutes skews both alike;
 3. the table and the acceptance lines, printed and saved to bench/results/
    (Markdown, plus the raw JSON with every sample, query and EXPLAIN).
 

@@ -159,7 +159,7 @@ class OrganizationAdmin(SupportAgentsMixin, TrashMixin, BaseAdmin):
 
     def get_queryset(self, request):
         """Member and project counts as annotations: no query per row. An
-        organization's own page shows neither (its tabs count their rows)."""
+        organization's own page shows neither (its tabs list the rows)."""
         queryset = super().get_queryset(request)
         match = request.resolver_match
         if match is not None and match.url_name == "tenants_organization_change":

@@ -43,9 +43,9 @@ class EstimatedCountPaginator(Paginator):
     # The ids of the organizations the list is scoped to (a subquery), or None.
     organizations = None
     # Count by reading the list's first CAP + 1 ids in order, which then serve
-    # its first pages: set for a search, where PostgreSQL answers both from the
-    # same trigram bitmap (a support agent's search: count 15 ms + page 19 ms,
-    # together 20 ms; the admin's: 24 + 1, together 29).
+    # its first pages: set for a scoped search (a support agent's), where
+    # PostgreSQL answers both from the same bitmaps (count 15 ms + page 19 ms,
+    # together 20 ms).
     count_from_ids = False
     # Count through bitmap index scans: set for a search of the whole table (a
     # platform admin's). PostgreSQL's own plan for `COUNT` over the first 1,001

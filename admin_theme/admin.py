@@ -15,7 +15,7 @@ from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
 from django.db import models
 from django.forms.utils import flatatt
 from django.http import Http404
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.admin import checkbox as row_checkbox
@@ -27,6 +27,7 @@ from admin_theme.actions import confirmed_action
 from admin_theme.import_export import ScopedImportExportMixin
 from admin_theme.models import SavedView
 from admin_theme.paginator import EstimatedCountPaginator, LookaheadPaginator
+from admin_theme.result_rows import escape
 from admin_theme.widgets import KnownRowAutocompleteSelect, KnownRowsInlineFormSet
 from audit.admin_history import HistoryAdminMixin
 from audit.services import (
@@ -194,6 +195,10 @@ class VersionCheckedForm(forms.ModelForm):
         return cleaned
 
 
+_ROW_CHECKBOX = f'<input type="checkbox" name="{helpers.ACTION_CHECKBOX_NAME}" value="'
+_ROW_CHECKBOX_END = f'"{flatatt(row_checkbox.attrs)}>'
+
+
 class BaseAdmin(
     ScopedImportExportMixin,
     ScopedAdminMixin,
@@ -217,12 +222,7 @@ class BaseAdmin(
     @display(description=ModelAdmin.action_checkbox.short_description)
     def action_checkbox(self, obj):
         """Unfold's row checkbox, without rendering a widget template per row."""
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}"{}>',
-            helpers.ACTION_CHECKBOX_NAME,
-            obj.pk,
-            flatatt(row_checkbox.attrs),
-        )
+        return mark_safe(f"{_ROW_CHECKBOX}{escape(obj.pk)}{_ROW_CHECKBOX_END}")
 
     def get_readonly_fields(self, request, obj=None):
         """Declared read-only fields plus the bookkeeping timestamps the model has."""

@@ -1,6 +1,10 @@
 from django import template
+from django.contrib.admin.templatetags.admin_list import result_hidden_fields
+from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.utils.safestring import mark_safe
+from unfold.templatetags import unfold_list
 
+from admin_theme import result_rows
 from admin_theme.saved_views import views_of_model
 
 register = template.Library()
@@ -42,3 +46,26 @@ def row_actions(context, actions, instance_pk):
         rendered[id(actions)] = (actions, html)  # (holding `actions` keeps its id)
     html = rendered[id(actions)][1]
     return mark_safe(html.replace(str(_PK_STANDIN), str(instance_pk)))
+
+
+def result_list(context, cl):
+    """Unfold's `result_list`, its rows built by `result_rows` where it can."""
+    if not result_rows.handles(cl):
+        return unfold_list.result_list(context, cl)
+    headers = list(unfold_list.result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": list(result_hidden_fields(cl)),
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": result_rows.results(cl),
+        "actions_row": context.get("actions_row"),
+        "has_add_permission": cl.model_admin.has_add_permission(context["request"]),
+    }
+
+
+@register.tag(name="result_list")
+def result_list_tag(parser, token):
+    return InclusionAdminNode(
+        parser, token, func=result_list, template_name="change_list_results.html"
+    )

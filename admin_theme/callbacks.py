@@ -1,9 +1,9 @@
 """Unfold callbacks (dotted paths in settings.UNFOLD)."""
 
 from django.conf import settings
-from django.urls import reverse_lazy
 
 from admin_theme.dashboard import dashboard_figures, overdue_task_badge
+from admin_theme.reversing import cached_reverse
 from admin_theme.saved_views import sidebar_group
 
 ENVIRONMENT_COLORS = {
@@ -35,7 +35,7 @@ def _item(title, icon, app_model):
     return {
         "title": title,
         "icon": icon,
-        "link": reverse_lazy(f"admin:{app_label}_{model}_changelist"),
+        "link": cached_reverse(f"admin:{app_label}_{model}_changelist"),
         "permission": lambda request: request.user.has_perm(
             f"{app_label}.view_{model}"
         ),

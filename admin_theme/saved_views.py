@@ -112,10 +112,18 @@ def save_view(request):
     return redirect(changelist_url(view) or "admin:index")
 
 
+def _views_of(request) -> list[SavedView]:
+    """The user's saved views, read once per request: the sidebar lists them all,
+    a list's bar those of its model."""
+    if not hasattr(request, "_saved_views"):
+        request._saved_views = list(saved_views_for(request.user))
+    return request._saved_views
+
+
 def sidebar_group(request) -> dict | None:
     """The sidebar's "Saved views" group for this user (None when they have none)."""
     items = []
-    for view in saved_views_for(request.user):
+    for view in _views_of(request):
         url = changelist_url(view)
         if url is None:
             continue
@@ -141,5 +149,6 @@ def views_of_model(request, model) -> list[dict]:
     label = model._meta.label_lower
     return [
         {"name": view.name, "url": changelist_url(view), "shared": view.shared_with}
-        for view in saved_views_for(request.user).filter(model=label)
+        for view in _views_of(request)
+        if view.model == label
     ]

@@ -1,13 +1,32 @@
 from django import template
 from django.contrib.admin.templatetags.admin_list import result_hidden_fields
 from django.contrib.admin.templatetags.base import InclusionAdminNode
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeData, mark_safe
 from unfold.templatetags import unfold_list
 
 from admin_theme import result_rows
+from admin_theme.result_rows import escape
 from admin_theme.saved_views import views_of_model
 
 register = template.Library()
+
+
+@register.simple_tag
+def widget_attrs(attrs):
+    """Django's `django/forms/widgets/attrs.html`, the same output written in
+    Python: ` name` for True, nothing for False, else ` name="value"` (the
+    template's `stringformat:'s'` leaves a safe value unescaped)."""
+    html = []
+    for name, value in attrs.items():
+        if value is False:
+            continue
+        if value is True:
+            html.append(f" {escape(name)}")
+            continue
+        text = str(value)
+        safe = isinstance(value, SafeData)
+        html.append(f' {escape(name)}="{text if safe else escape(text)}"')
+    return mark_safe("".join(html))
 
 
 @register.filter

@@ -268,6 +268,7 @@ UNFOLD["COMMAND"] = {
     "show_history": True,
 }
 TEMPLATES[0]["DIRS"] = [BASE_DIR / "admin_theme" / "overrides"]
+FORM_RENDERER = "admin_theme.form_renderer.FormRenderer"  # widgets see the overrides
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "admin_theme.tenant_pin.PinnedOrganizationMiddleware",

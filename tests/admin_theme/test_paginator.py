@@ -122,13 +122,20 @@ def agent_of_two():
     return agent, projects
 
 
+@pytest.mark.parametrize("streams", [0, 1, 2])
 def test_an_agents_pages_are_their_organizations_rows_merged_in_order(
-    client, agent_of_two, monkeypatch
+    client, agent_of_two, monkeypatch, streams
 ):
     """Read as each organization's first rows merged, the pages hold exactly the
-    agent's rows, in the list's order, none twice."""
+    agent's rows, in the list's order, none twice: sorted after a LATERAL join
+    (shallow pages), or the first organizations' rows read as streams of their
+    own and merged (deep pages; here from the first row on, with one stream and
+    the other organization joined, or both organizations as streams)."""
     agent, projects = agent_of_two
     monkeypatch.setattr(admin.site._registry[Task], "list_per_page", 4)
+    if streams:
+        monkeypatch.setattr(paginator_module, "STREAMS_FROM_ROW", 0)
+        monkeypatch.setattr(paginator_module, "STREAMS", streams)
     mine = [project.organization for project in projects[:2]]
     expected = list(
         Task.objects.filter(organization__in=mine)
@@ -141,7 +148,8 @@ def test_an_agents_pages_are_their_organizations_rows_merged_in_order(
         with CaptureQueriesContext(connection) as queries:
             page = client.get("/admin/work/task/", {"p": number})
         seen += [task.pk for task in page.context["cl"].result_list]
-        assert [q for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
+        (merged,) = [q["sql"] for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
+        assert merged.count("UNION ALL") == streams
     assert len(expected) == 10 and seen == expected
     # Filtered to one of them, the other organization adds nothing.
     page = client.get("/admin/work/task/", {"organization__id__exact": mine[1].pk})

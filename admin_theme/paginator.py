@@ -137,12 +137,17 @@ class LookaheadPaginator(Paginator):
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page + 1
         queryset = self.object_list
-        ids = merged_page_ids(queryset, self.organizations, bottom, top)
-        if ids is None:
+        merged = merged_page_sql(queryset, self.organizations, bottom, top)
+        if merged is None or queryset.query.annotations:
             rows = list(queryset[bottom:top])
         else:
-            found = queryset.order_by().in_bulk(ids)
-            rows = [found[pk] for pk in ids if pk in found]
+            # The rows of the merged ids, in one statement: the ids already went
+            # through the list's scope and filters.
+            rows = list(
+                queryset.model._base_manager.filter(pk__in=RawSQL(*merged))
+                .select_related(*_related(queryset))
+                .order_by(*queryset.query.order_by)
+            )
         self.count = bottom + len(rows)  # what `has_next()` reads
         return self._get_page(rows[: self.per_page], number, self)
 
@@ -157,7 +162,32 @@ _ORGANIZATION = '"scope_org"."id"'
 
 
 def merged_page_ids(queryset, organizations, bottom: int, top: int) -> list | None:
-    """The ids of rows `bottom` to `top` of a list scoped to some organizations
+    """`merged_page_sql`'s ids, read."""
+    merged = merged_page_sql(queryset, organizations, bottom, top)
+    if merged is None:
+        return None
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(*merged)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _related(queryset) -> list[str]:
+    """The relations `queryset` selects with its rows (select_related's names)."""
+
+    def names(tree, prefix=""):
+        for name, subtree in tree.items():
+            yield prefix + name
+            yield from names(subtree, f"{prefix}{name}__")
+
+    selected = queryset.query.select_related
+    return list(names(selected)) if isinstance(selected, dict) else []
+
+
+def merged_page_sql(
+    queryset, organizations, bottom: int, top: int
+) -> tuple[str, tuple] | None:
+    """The SQL of the ids of rows `bottom` to `top` of a list scoped to some
+    organizations
     (`organizations`: their ids, a subquery), in its order, read as each
     organization's first `top` rows, merged in one statement; None when no index
     of (organization, the list's ordering) holds each organization's rows in that
@@ -227,9 +257,7 @@ def merged_page_ids(queryset, organizations, bottom: int, top: int) -> list | No
         f'"merged" ORDER BY {order} LIMIT %s OFFSET %s'
     )
     params = (*scope_params, *inner_params * (count + 1), top, top - bottom, bottom)
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+    return sql, params
 
 
 def _count_by_bitmaps(queryset) -> int:

@@ -105,15 +105,25 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
 
 def organizations_in_scope(user) -> QuerySet | None:
     """The ids of the organizations whose rows `user` sees, as a lazy subquery;
-    None when that is every organization."""
+    None when that is every organization.
+
+    Built once per user object and pin (a request scopes its list, its count and
+    its page with it): the subquery is only SQL, run afresh by each statement
+    that uses it, so what it finds is never stale."""
     pinned = getattr(user, "pinned_organization_id", None)
+    built = getattr(user, "_organizations_in_scope", None)
+    if built is not None and built[0] == pinned:
+        return built[1]
     if pinned is None and sees_all_organizations(user):
-        return None
-    visible = organizations_visible_to(user)
-    if pinned is not None:
-        # The tenant switcher pins the whole admin to one organization.
-        visible = visible.filter(pk=pinned)
-    return visible.values("pk")
+        visible = None
+    else:
+        visible = organizations_visible_to(user)
+        if pinned is not None:
+            # The tenant switcher pins the whole admin to one organization.
+            visible = visible.filter(pk=pinned)
+        visible = visible.values("pk")
+    user._organizations_in_scope = (pinned, visible)
+    return visible
 
 
 def is_visible(user, obj) -> bool:

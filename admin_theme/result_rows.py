@@ -20,6 +20,7 @@ from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.utils import (
     FieldIsAForeignKeyColumnName,
     _get_non_gfk_field,
+    flatten_fieldsets,
     quote,
 )
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
@@ -27,6 +28,7 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
+from unfold.fields import UnfoldAdminReadonlyField
 from unfold.templatetags import unfold_list
 from unfold.utils import (
     display_for_dropdown,
@@ -35,6 +37,8 @@ from unfold.utils import (
     display_for_label,
     display_for_value,
 )
+
+from admin_theme.reversing import cached_reverse
 
 _PK = "__row_pk__"
 _URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what reverse() leaves unquoted in a path
@@ -187,4 +191,55 @@ def results(cl) -> list:
                 content = f"{link.format(href)}{content}</a>"
             cells.append(mark_safe(f"<{column.tag}{classes}>{content}</{column.tag}>"))
         rows.append(unfold_list.UnfoldResultList(obj, None, cells))
+    return rows
+
+
+class _FormOf:
+    """What Unfold's read-only field reads of a form: its object, no fields."""
+
+    fields = {}
+
+    def __init__(self, instance):
+        self.instance = instance
+
+
+def _class_name(name) -> str:
+    """AdminReadonlyField's name for a field's cells."""
+    if not callable(name):
+        return name
+    return name.__name__ if name.__name__ != "<lambda>" else ""
+
+
+def _contents(inline, instance, name) -> str:
+    """Unfold's read-only contents of one field, without the label and help text
+    its field computes when built (label_for_field and help_text_for_field)."""
+    field = UnfoldAdminReadonlyField.__new__(UnfoldAdminReadonlyField)
+    field.field = {"field": name}
+    field.form = _FormOf(instance)
+    field.model_admin = inline
+    field.empty_value_display = inline.get_empty_value_display()
+    return field.contents()
+
+
+def related_rows(inline_admin_formset) -> list[tuple[str | None, list]]:
+    """A RelatedListInline's rows on its page: per object, the change URL its
+    first cell links to (None where it links nowhere) and, per field, its class
+    name and read-only contents, as Unfold shows them. Django builds an admin
+    form of fieldsets, lines and labelled fields for each row to show them."""
+    inline = inline_admin_formset.opts
+    names = flatten_fieldsets(inline_admin_formset.fieldsets)
+    url = None
+    if inline.show_change_link and inline.has_registered_model:
+        opts = inline.model._meta
+        url = cached_reverse(f"admin:{opts.app_label}_{opts.model_name}_change", _PK)
+    rows = []
+    for instance in inline_admin_formset.formset.get_queryset():
+        link = None
+        if url is not None:
+            pk = url_quote(str(quote(instance.pk)), safe=_URL_SAFE)
+            link = url.replace(_PK, pk)
+        cells = [
+            (_class_name(name), _contents(inline, instance, name)) for name in names
+        ]
+        rows.append((link, cells))
     return rows

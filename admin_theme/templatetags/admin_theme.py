@@ -29,6 +29,9 @@ def widget_attrs(attrs):
     return mark_safe("".join(html))
 
 
+register.simple_tag(result_rows.related_rows, name="related_rows")
+
+
 @register.filter
 def saved_views_of(model_admin, request):
     return views_of_model(request, model_admin.model)

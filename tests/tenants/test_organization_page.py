@@ -6,6 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from admin_theme.admin import RelatedListInline
+from admin_theme.result_rows import related_rows
 from tenants import roles
 from tenants.models import Invoice
 from tenants.services import support_grant
@@ -86,3 +88,38 @@ def test_a_support_agent_sees_the_lists_their_role_may_view(client):
     assert _links(body, "work", "project") == [project.pk]
     assert 'name="projects-0-id"' not in body
     assert 'id="invoices-group"' not in body  # finance's, not the agent's
+
+
+def test_listed_rows_show_what_unfolds_read_only_fields_show(admin_client):
+    """`related_rows` gives each listed row's cells as Unfold's read-only fields
+    render them through Django's admin forms (a plan's link, amounts, dates,
+    statuses, an owner's link), the first linking to the row's page."""
+    organization = OrganizationFactory()
+    subscription = SubscriptionFactory(organization=organization)
+    InvoiceFactory.create_batch(3, subscription=subscription)
+    ProjectFactory.create_batch(2, organization=organization)
+    url = reverse("admin:tenants_organization_change", args=[organization.pk])
+    response = admin_client.get(url)
+    lists = [
+        listed
+        for listed in response.context["inline_admin_formsets"]
+        if isinstance(listed.opts, RelatedListInline)
+    ]
+    assert len(lists) == 3
+    for listed in lists:
+        djangos = [
+            [
+                (field.field["name"], field.contents())
+                for fieldset in form
+                for line in fieldset
+                for field in line
+            ]
+            for form in listed
+        ]
+        rows = related_rows(listed)
+        assert djangos and [cells for _, cells in rows] == djangos
+        opts = listed.opts.model._meta
+        assert [link for link, _ in rows] == [
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+            for pk in listed.formset.get_queryset().values_list("pk", flat=True)
+        ]

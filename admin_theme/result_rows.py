@@ -166,12 +166,29 @@ def handles(cl) -> bool:
         or cl.is_popup
         or cl.to_field
         or getattr(cl.model_admin, "ordering_field", None)
+        or getattr(cl.model_admin, "list_sections", None)
         or any(_field_and_attr(cl, name) == (None, None) for name in cl.list_display)
     )
 
 
-def results(cl) -> list:
-    """Unfold's `results(cl)` for the lists `handles`: a row of cell HTML each."""
+class Row(unfold_list.UnfoldResultList):
+    """A row's cells, and the whole row as admin/change_list_results.html would
+    write it (`html`)."""
+
+    html = ""
+
+
+# Unfold's row markup (admin/change_list_results.html), rows alternating.
+_ROW = (
+    '<tbody class="relative {}" x-data="{{rowOpen: false}}" >'
+    '<tr class="data-row relative">'
+)
+_SHADES = ("", "bg-base-50 dark:bg-white/[.02]")
+
+
+def results(cl, row_end=lambda obj: "") -> list[Row]:
+    """Unfold's `results(cl)` for the lists `handles`: a row of cell HTML each,
+    and each row whole, `row_end(obj)` (its actions) closing it."""
     links = _link_columns(cl)
     columns, first = [], True
     for index, name in enumerate(cl.list_display):
@@ -181,7 +198,7 @@ def results(cl) -> list:
     link = f'<a href="{{}}" class="{" ".join(unfold_list.LINK_CLASSES)}" >'
     pk_name = cl.lookup_opts.pk.attname
     rows = []
-    for obj in cl.result_list:
+    for n, obj in enumerate(cl.result_list):
         cells = []
         for column in columns:
             classes, content = column.cell(obj)
@@ -190,7 +207,11 @@ def results(cl) -> list:
                 href = escape(url.replace(_PK, pk))
                 content = f"{link.format(href)}{content}</a>"
             cells.append(mark_safe(f"<{column.tag}{classes}>{content}</{column.tag}>"))
-        rows.append(unfold_list.UnfoldResultList(obj, None, cells))
+        row = Row(obj, None, cells)
+        row.html = mark_safe(
+            f"{_ROW.format(_SHADES[n % 2])}{''.join(cells)}{row_end(obj)}</tr></tbody>"
+        )
+        rows.append(row)
     return rows
 
 

@@ -80,7 +80,9 @@ def result_list(context, cl):
         "result_hidden_fields": list(result_hidden_fields(cl)),
         "result_headers": headers,
         "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
-        "results": result_rows.results(cl),
+        "results": result_rows.results(
+            cl, lambda obj: row_actions(context, context.get("actions_row"), obj.pk)
+        ),
         "actions_row": context.get("actions_row"),
         "has_add_permission": cl.model_admin.has_add_permission(context["request"]),
     }

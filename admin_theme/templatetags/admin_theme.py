@@ -1,6 +1,7 @@
 from django import template
 from django.contrib.admin.templatetags.admin_list import result_hidden_fields
 from django.contrib.admin.templatetags.base import InclusionAdminNode
+from django.template.base import render_value_in_context
 from django.utils.safestring import SafeData, mark_safe
 from unfold.templatetags import unfold_list
 
@@ -11,22 +12,45 @@ from admin_theme.saved_views import views_of_model
 register = template.Library()
 
 
+def _formatted(value) -> str:
+    """`{{ value|stringformat:'s' }}` in an attribute: a safe value as it is."""
+    text = str(value)
+    return text if isinstance(value, SafeData) else escape(text)
+
+
 @register.simple_tag
 def widget_attrs(attrs):
     """Django's `django/forms/widgets/attrs.html`, the same output written in
-    Python: ` name` for True, nothing for False, else ` name="value"` (the
-    template's `stringformat:'s'` leaves a safe value unescaped)."""
+    Python: ` name` for True, nothing for False, else ` name="value"`."""
     html = []
     for name, value in attrs.items():
         if value is False:
             continue
         if value is True:
             html.append(f" {escape(name)}")
-            continue
-        text = str(value)
-        safe = isinstance(value, SafeData)
-        html.append(f' {escape(name)}="{text if safe else escape(text)}"')
+        else:
+            html.append(f' {escape(name)}="{_formatted(value)}"')
     return mark_safe("".join(html))
+
+
+@register.simple_tag(takes_context=True)
+def widget_input(context, widget):
+    """Django's `django/forms/widgets/input.html`, written in Python."""
+    value = widget["value"]
+    shown = "" if value == None else f' value="{_formatted(value)}"'  # noqa: E711
+    kind = render_value_in_context(widget["type"], context)
+    name = render_value_in_context(widget["name"], context)
+    attrs = widget_attrs(widget["attrs"])
+    return mark_safe(f'<input type="{kind}" name="{name}"{shown}{attrs}>')
+
+
+@register.simple_tag(takes_context=True)
+def widget_option(context, widget):
+    """Django's `django/forms/widgets/select_option.html`, written in Python."""
+    value = _formatted(widget["value"])
+    attrs = widget_attrs(widget["attrs"])
+    label = render_value_in_context(widget["label"], context)
+    return mark_safe(f'<option value="{value}"{attrs}>{label}</option>')
 
 
 register.simple_tag(result_rows.related_rows, name="related_rows")

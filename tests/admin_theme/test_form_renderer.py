@@ -1,6 +1,8 @@
 """Widgets render through admin_theme's FormRenderer: Django's templates, with
 `django/forms/widgets/attrs.html` written in Python (`widget_attrs`)."""
 
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import django.forms
@@ -9,6 +11,7 @@ from django import forms
 from django.forms.renderers import get_default_renderer
 from django.template import Engine
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from admin_theme.form_renderer import FormRenderer
 
@@ -43,15 +46,33 @@ def test_widget_attributes_are_djangos_own(attrs):
     )
 
 
-def test_a_form_renders_as_with_djangos_renderer():
-    class Form(forms.Form):
-        name = forms.CharField(max_length=80, help_text="Who")
-        kind = forms.ChoiceField(choices=[("a", "A & B"), ("b", "<b>")])
-        agree = forms.BooleanField(required=False, initial=True)
-        when = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+class EveryWidget(forms.Form):
+    name = forms.CharField(max_length=80, help_text="Who")
+    kind = forms.ChoiceField(choices=[("a", "A & B"), ("b", mark_safe("<b>B</b>"))])
+    size = forms.TypedChoiceField(choices=[(1000, 1000), (2, 2.5)], coerce=int)
+    many = forms.MultipleChoiceField(choices=[("x", _("Yes")), ("y", "No")])
+    count = forms.IntegerField(initial=12345)
+    price = forms.DecimalField(initial=Decimal("1234.50"))
+    agree = forms.BooleanField(required=False, initial=True)
+    when = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    at = forms.DateTimeField(initial=dt.datetime(2026, 11, 22, 9, 30))
+    secret = forms.CharField(widget=forms.HiddenInput, initial=mark_safe("a&amp;b"))
+    note = forms.CharField(widget=forms.Textarea, required=False)
+    pick = forms.ChoiceField(widget=forms.RadioSelect, choices=[("1", "One")])
 
-    data = {"name": 'x"y', "kind": "b"}
-    ours = Form(data=data).render()
-    djangos = Form(data=data, renderer=django.forms.renderers.DjangoTemplates())
+
+@pytest.mark.parametrize(
+    "data",
+    [None, {"name": 'x"y', "kind": "b", "size": "2", "many": ["x", "y"], "count": ""}],
+)
+def test_a_form_renders_as_with_djangos_renderer(data):
+    """Inputs, options, checkboxes, radios, hidden and date inputs: the overrides
+    write what Django's templates write, values and labels localized alike."""
+    ours = EveryWidget(data=data).render()
+    djangos = EveryWidget(data=data, renderer=django.forms.renderers.DjangoTemplates())
     assert ours == djangos.render()
-    assert 'value="x&quot;y"' in ours and "required" in ours
+    assert 'name="count"' in ours and "<option" in ours
+    renderer = get_default_renderer()
+    for name in ("input", "select_option"):
+        template = renderer.get_template(f"django/forms/widgets/{name}.html")
+        assert "admin_theme/overrides" in template.origin.name

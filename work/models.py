@@ -234,11 +234,17 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
                 condition=LIVE,
                 name="task_created_live_idx",
             ),
-            # Lists of one organization (support agents, the tenant switcher).
+            # Lists of one organization (support agents, the tenant switcher), by
+            # creation and by due date: read organization by organization.
             models.Index(
                 fields=["organization", "-created_at", "-id"],
                 condition=LIVE,
                 name="task_org_created_live_idx",
+            ),
+            models.Index(
+                fields=["organization", "-due_date", "-id"],
+                condition=LIVE,
+                name="task_org_due_live_idx",
             ),
             # The trash (deleted rows, newest first).
             models.Index(

@@ -160,6 +160,37 @@ def test_an_agents_pages_are_their_organizations_rows_merged_in_order(
     )
 
 
+@pytest.mark.parametrize("direction", ["", "-"])
+def test_an_agents_list_by_due_date_is_merged_in_that_order(
+    client, agent_of_two, monkeypatch, direction
+):
+    """Sorted by due date (ties by id, undated last going up), the agent's list is
+    read organization by organization from their due-date index too."""
+    agent, projects = agent_of_two
+    monkeypatch.setattr(admin.site._registry[Task], "list_per_page", 4)
+    mine = [project.organization for project in projects[:2]]
+    for n, task in enumerate(Task.objects.order_by("pk")):
+        due = None if n % 4 == 0 else dt.date(2026, 1, 1) + dt.timedelta(days=n % 3)
+        Task.objects.filter(pk=task.pk).update(due_date=due)
+    expected = list(
+        Task.objects.filter(organization__in=mine)
+        .order_by(f"{direction}due_date", f"{direction}pk")
+        .values_list("pk", flat=True)
+    )
+    client.force_login(agent)
+    # The column's position, the action checkbox being column 0.
+    column = admin.site._registry[Task].list_display.index("due_date") + 1
+    seen = []
+    for number in (1, 2, 3):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(
+                "/admin/work/task/", {"o": f"{direction}{column}", "p": number}
+            )
+        seen += [task.pk for task in page.context["cl"].result_list]
+        assert [q for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
+    assert len(expected) == 10 and seen == expected
+
+
 def test_a_search_reads_the_whole_list_not_each_organization(client, agent_of_two):
     """A title search is answered from its trigram index once; merged, PostgreSQL
     read that index again for every organization."""

@@ -6,14 +6,13 @@ change URL and merges the preserved filters into it, and escapes through nested
 `format_html` calls. A 50-row task list spent 26 ms of its ~130 there. Here the
 per-column decisions are taken once (`Column`), the change URL is reversed once
 and filled in per row, and a cell is one escape and one string. The markup is
-Unfold's, byte for byte (tests/admin_theme/test_result_rows.py compares both on
+Unfold's, byte for byte (tests/admin_theme/test_admin_pages.py compares both on
 every registered admin's list). Lists Unfold draws differently (editable rows,
 popups, drag ordering) or columns read off the model by name keep Unfold's code.
 """
 
 import datetime
 import html
-from urllib.parse import quote as url_quote
 
 from django.contrib.admin.templatetags.admin_list import _coerce_field_name
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
@@ -21,12 +20,10 @@ from django.contrib.admin.utils import (
     FieldIsAForeignKeyColumnName,
     _get_non_gfk_field,
     flatten_fieldsets,
-    quote,
 )
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
 from unfold.fields import UnfoldAdminReadonlyField
 from unfold.templatetags import unfold_list
@@ -38,10 +35,7 @@ from unfold.utils import (
     display_for_value,
 )
 
-from admin_theme.reversing import cached_reverse
-
-_PK = "__row_pk__"
-_URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what reverse() leaves unquoted in a path
+from admin_theme.reversing import PK, change_url_pattern, with_pk
 
 
 def escape(value) -> str:
@@ -144,12 +138,12 @@ def _link_columns(cl) -> list[bool]:
 
 
 def _row_url(cl) -> str | None:
-    """The rows' change URL with the list's filters preserved, `_PK` for the id."""
+    """The rows' change URL with the list's filters preserved, PK for the id."""
     opts = cl.opts
     try:
         url = reverse(
             f"admin:{opts.app_label}_{opts.model_name}_change",
-            args=(_PK,),
+            args=(PK,),
             current_app=cl.model_admin.admin_site.name,
         )
     except NoReverseMatch:
@@ -203,8 +197,7 @@ def results(cl, row_end=lambda obj: "") -> list[Row]:
         for column in columns:
             classes, content = column.cell(obj)
             if column.is_link and url is not None:
-                pk = url_quote(str(quote(getattr(obj, pk_name))), safe=_URL_SAFE)
-                href = escape(url.replace(_PK, pk))
+                href = escape(with_pk(url, getattr(obj, pk_name)))
                 content = f"{link.format(href)}{content}</a>"
             cells.append(mark_safe(f"<{column.tag}{classes}>{content}</{column.tag}>"))
         row = Row(obj, None, cells)
@@ -251,14 +244,10 @@ def related_rows(inline_admin_formset) -> list[tuple[str | None, list]]:
     names = flatten_fieldsets(inline_admin_formset.fieldsets)
     url = None
     if inline.show_change_link and inline.has_registered_model:
-        opts = inline.model._meta
-        url = cached_reverse(f"admin:{opts.app_label}_{opts.model_name}_change", _PK)
+        url = change_url_pattern(inline.model)
     rows = []
     for instance in inline_admin_formset.formset.get_queryset():
-        link = None
-        if url is not None:
-            pk = url_quote(str(quote(instance.pk)), safe=_URL_SAFE)
-            link = url.replace(_PK, pk)
+        link = None if url is None else with_pk(url, instance.pk)
         cells = [
             (_class_name(name), _contents(inline, instance, name)) for name in names
         ]

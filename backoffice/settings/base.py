@@ -113,6 +113,9 @@ LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "admin:index"
 
 LANGUAGE_CODE = "en-us"
+# The one language the back-office ships in. (Django's default list of ~100 is
+# what Unfold's user menu describes on every page, language switcher off or on.)
+LANGUAGES = [("en", "English")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

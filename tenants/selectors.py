@@ -114,14 +114,26 @@ def organizations_in_scope(user) -> QuerySet | None:
     built = getattr(user, "_organizations_in_scope", None)
     if built is not None and built[0] == pinned:
         return built[1]
-    if pinned is None and sees_all_organizations(user):
+    sees_all = sees_all_organizations(user)
+    if sees_all and pinned is None:
         visible = None
-    else:
+    elif sees_all or not (user.is_authenticated and user.is_active):
+        # A platform user pinned to one organization (the tenant switcher), or
+        # nobody's organizations at all.
         visible = organizations_visible_to(user)
         if pinned is not None:
-            # The tenant switcher pins the whole admin to one organization.
             visible = visible.filter(pk=pinned)
         visible = visible.values("pk")
+    else:
+        # An agent's organizations are those of their support grants: read from
+        # the grants alone (organizations_visible_to's EXISTS over them is the
+        # same set), a subquery every scoped statement embeds, plans and runs.
+        visible = OrganizationUserObjectPermission.objects.filter(
+            user=user, permission__codename=SUPPORT_PERMISSION
+        )
+        if pinned is not None:
+            visible = visible.filter(content_object_id=pinned)
+        visible = visible.values("content_object_id")
     user._organizations_in_scope = (pinned, visible)
     return visible
 

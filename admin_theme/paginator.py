@@ -9,10 +9,9 @@ rows with their related objects, so deep pages do not join every skipped row.
 
 A list scoped to some organizations (a support agent's, a pinned one) reads the
 ids of a page organization by organization, each from the index that holds its
-rows in the list's order, and merges them as they come (`merged_page_ids`).
-A scoped search
-is counted and paged from one ordered read of its first CAP + 1 ids; a search of
-the whole table is counted through bitmap index scans (`_count_by_bitmaps`).
+rows in the list's order, and merges them (`merged_page_sql`). A scoped search is
+counted and paged from one ordered read of its first CAP + 1 ids; a search of the
+whole table is counted through bitmap index scans (`_count_by_bitmaps`).
 """
 
 import json
@@ -187,11 +186,10 @@ def merged_page_sql(
     queryset, organizations, bottom: int, top: int
 ) -> tuple[str, tuple] | None:
     """The SQL of the ids of rows `bottom` to `top` of a list scoped to some
-    organizations
-    (`organizations`: their ids, a subquery), in its order, read as each
-    organization's first `top` rows, merged in one statement; None when no index
-    of (organization, the list's ordering) holds each organization's rows in that
-    order, or the list is not scoped.
+    organizations (`organizations`: their ids, a subquery), in its order, read as
+    each organization's first `top` rows, merged in one statement; None when no
+    index of (organization, the list's ordering) holds each organization's rows
+    in that order, or the list is not scoped.
 
     PostgreSQL cannot know how many rows `organization_id = ANY(<subquery>)`
     matches, nor merge several organizations' index ranges in order: for an agent

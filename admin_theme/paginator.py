@@ -61,7 +61,12 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def leading_ids(self) -> list:
-        return self._ids(0, CAP + 1)
+        # The scope's bitmap and the search's, ANDed, outgrew the default 4 MB of
+        # work_mem at 10M tasks and went lossy (5.5M rows rechecked): 2.4 s for
+        # the mixed agent's search, 0.46 s with 16 MB.
+        return _planned_with(
+            self.object_list.db, {"work_mem": "'16MB'"}, lambda: self._ids(0, CAP + 1)
+        )
 
     @cached_property
     def count(self) -> int:
@@ -259,22 +264,31 @@ def merged_page_sql(
 
 
 def _count_by_bitmaps(queryset) -> int:
-    """`queryset.count()` planned without sequential or plain index scans: the
-    settings are the statement's own (SET LOCAL, restored before its transaction
-    or savepoint ends)."""
-    connection = connections[queryset.db]
-    with transaction.atomic(using=queryset.db):
+    """`queryset.count()` planned without sequential or plain index scans."""
+    return _planned_with(
+        queryset.db,
+        {"enable_seqscan": "off", "enable_indexscan": "off"},
+        queryset.count,
+    )
+
+
+def _planned_with(using: str, settings: dict[str, str], read):
+    """`read()` under PostgreSQL settings of its own: SET LOCAL in a savepoint (or
+    transaction), set back to the defaults before it ends."""
+    connection = connections[using]
+    with transaction.atomic(using=using):
         with connection.cursor() as cursor:
             cursor.execute(
-                "SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off"
+                "; ".join(
+                    f"SET LOCAL {name} = {value}" for name, value in settings.items()
+                )
             )
         try:
-            return queryset.count()
+            return read()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SET LOCAL enable_seqscan TO DEFAULT;"
-                    " SET LOCAL enable_indexscan TO DEFAULT"
+                    "; ".join(f"SET LOCAL {name} TO DEFAULT" for name in settings)
                 )
 
 

@@ -226,12 +226,23 @@ def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     support_grant(actor=agent, organization=tasks[0].organization, agent=agent)
     client.force_login(agent)
     client.get("/admin/work/task/")  # warm the session
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        work_mem = cursor.fetchone()
     with CaptureQueriesContext(connection) as queries:
         page = client.get("/admin/work/task/", {"q": "invoice", "p": 2})
     assert page.context["cl"].result_count == 25
     assert [task.pk for task in page.context["cl"].result_list] == invoice_tasks[10:20]
     reads = [q["sql"] for q in queries if 'FROM "work_task"' in q["sql"]]
     assert len(reads) == 2 and not [sql for sql in reads if "COUNT(" in sql]
+    # The ordered read has 16 MB of work_mem (its bitmaps stay exact), then not.
+    sql = [q["sql"] for q in queries]
+    ids = sql.index(reads[0])
+    assert sql[ids - 1] == "SET LOCAL work_mem = '16MB'"
+    assert sql[ids + 1] == "SET LOCAL work_mem TO DEFAULT"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == work_mem != ("16MB",)
     # Beyond the cap: an estimated count, and a page past the ids read first.
     monkeypatch.setattr(paginator_module, "CAP", 20)
     page = client.get("/admin/work/task/", {"q": "invoice", "p": 3})

@@ -259,6 +259,22 @@ def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     assert not [q for q in queries if q["sql"].startswith("EXPLAIN")]
 
 
+def test_a_scoped_search_on_one_page_is_searched_once(client, tasks):
+    """Django reads a list that fits on one page again, whole; an agent's search
+    has its ids in hand and reads only those rows."""
+    found = [task.pk for task in tasks[:5]]
+    Task.objects.filter(pk__in=found).update(title="Pay the invoice")
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    support_grant(actor=agent, organization=tasks[0].organization, agent=agent)
+    client.force_login(agent)
+    client.get("/admin/work/task/")  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/work/task/", {"q": "invoice"})
+    assert sorted(task.pk for task in page.context["cl"].result_list) == found
+    assert page.context["cl"].result_count == 5
+    assert len([q for q in queries if "ILIKE" in q["sql"]]) == 1
+
+
 def test_a_scoped_search_that_may_repeat_rows_counts_each_row_once(client, monkeypatch):
     """A search across a many-to-many relation lists each row once (DISTINCT);
     the count of the ordered read's rows counts it once too, not per match."""

@@ -163,10 +163,9 @@ class LookaheadPaginator(Paginator):
         if merged is None or queryset.query.annotations:
             rows = list(queryset[bottom:top])
         else:
-            # The rows of the merged ids, in one statement: the ids already went
-            # through the list's scope and filters.
-            # The relations it selects are the list's own (an empty
-            # `select_related()` would join every non-null foreign key).
+            # The rows of the merged ids, in one statement (the ids already went
+            # through the list's scope and filters), with the relations the list
+            # selects: an empty `select_related()` joins every non-null key.
             rows = queryset.model._base_manager.filter(pk__in=RawSQL(*merged)).order_by(
                 *queryset.query.order_by
             )

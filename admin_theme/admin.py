@@ -144,13 +144,16 @@ class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
         return selectors.scope_to_user(super().get_queryset(request), request.user)
 
     def get_search_results(self, request, queryset, search_term):
-        """The declared search fields, plus the row's id when the term is a number."""
+        """The declared search fields, plus the row's id when the term is a number;
+        the scope written for the (organization, search) index where there is one."""
         results, may_have_duplicates = super().get_search_results(
             request, queryset, search_term
         )
         term = search_term.strip().lstrip("#")
         if term.isdigit() and len(term) < 19:
             results |= queryset.filter(pk=int(term))
+        if search_term:
+            results = selectors.overlapping(results)
         return results, may_have_duplicates
 
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):

@@ -5,6 +5,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -66,6 +67,17 @@ class VersionedMixin(models.Model):
 
     class Meta:
         abstract = True
+
+
+# A tenant-owned row's organization as a one-element array, for a GIN index that
+# holds it before another column's keys: a scoped search writes its scope as
+# `ARRAY[organization_id] && <the organizations>` (selectors.AnyOf, overlapping),
+# which that index serves together with the search; no btree serves `&&`.
+ORGANIZATION_ARRAY = models.Func(
+    F("organization"),
+    template="ARRAY[%(expressions)s]",
+    output_field=ArrayField(models.BigIntegerField()),
+)
 
 
 class TenantMixin(models.Model):

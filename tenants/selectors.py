@@ -1,10 +1,14 @@
 """Reads of tenants, and the one place that decides which organizations a user sees."""
 
+import copy
+
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, F, Lookup, OuterRef, QuerySet
+from django.db.models.sql.where import WhereNode
 from django.utils import timezone
 
 from tenants.models import (
+    ORGANIZATION_ARRAY,
     Membership,
     Organization,
     OrganizationUserObjectPermission,
@@ -54,6 +58,9 @@ class AnyOf(Lookup):
 
     lookup_name = "any_of"
     prepare_rhs = False
+    # Written `ARRAY[column] && ARRAY(<subquery>)` instead (the same rows): see
+    # `overlapping`.
+    overlap = False
 
     def __init__(self, column: str, subquery: QuerySet):
         super().__init__(F(column), ArraySubquery(subquery))
@@ -61,7 +68,34 @@ class AnyOf(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = compiler.compile(self.rhs)
+        if self.overlap:
+            return f"ARRAY[{lhs}] && {rhs}", (*lhs_params, *rhs_params)
         return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
+
+
+def overlapping(queryset: QuerySet) -> QuerySet:
+    """`queryset` with its organization scope written as an array overlap, where
+    its model has a GIN index led by ORGANIZATION_ARRAY: PostgreSQL then reads
+    the scope and a search's trigrams from that one index (a bitmap of the
+    agent's matches only) instead of ANDing a bitmap of every row of their
+    organizations (148k at 1M tasks for the mixed agent: 12.7 ms -> 5.5)."""
+    if not any(
+        index.expressions[:1] == (ORGANIZATION_ARRAY,)
+        for index in queryset.model._meta.indexes
+    ):
+        return queryset
+    queryset = queryset.all()
+
+    def rewrite(node):
+        for i, child in enumerate(node.children):
+            if isinstance(child, AnyOf) and child.lhs.target.name == "organization":
+                child = node.children[i] = copy.copy(child)
+                child.overlap = True
+            elif isinstance(child, WhereNode):
+                rewrite(child)
+
+    rewrite(queryset.query.where)
+    return queryset
 
 
 def scope_rule(model) -> str:

@@ -1,18 +1,19 @@
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import (
     MaxLengthValidator,
     MinLengthValidator,
     RegexValidator,
 )
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.utils import timezone
 from django.utils.html import strip_tags
 
 from audit.history import AuditedHistoricalRecords
 from tenants.models import (
+    ORGANIZATION_ARRAY,
     SoftDeleteManager,
     SoftDeleteMixin,
     SoftDeleteQuerySet,
@@ -252,8 +253,15 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
                 condition=Q(deleted_at__isnull=False),
                 name="task_trash_idx",
             ),
+            # Title trigrams behind the task's organization as a one-element
+            # array: a search of the whole table reads the title keys alone; a
+            # support agent's search (`ARRAY[organization_id] && <their
+            # organizations>`, selectors.overlapping_scope) reads both in one
+            # bitmap of their matches.
             GinIndex(
-                fields=["title"], name="task_title_trgm", opclasses=["gin_trgm_ops"]
+                ORGANIZATION_ARRAY,
+                OpClass(F("title"), name="gin_trgm_ops"),
+                name="task_org_title_trgm",
             ),
         ]
 

@@ -236,8 +236,10 @@ def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     assert page.context["cl"].result_count == 25
     assert [task.pk for task in page.context["cl"].result_list] == invoice_tasks[10:20]
     reads = [q["sql"] for q in queries if 'FROM "work_task"' in q["sql"]]
-    # The ordered ids and their count in one statement, then the page's rows.
+    # The ordered ids and their count in one statement, then the page's rows;
+    # the scope written for the (organization, title) index.
     assert len(reads) == 2 and "COUNT(*) OVER ()" in reads[0]
+    assert 'ARRAY["work_task"."organization_id"] && ARRAY(SELECT' in reads[0]
     assert not [sql for sql in reads if sql.startswith("SELECT COUNT(")]
     # The ordered read has 16 MB of work_mem (its bitmaps stay exact), then not.
     sql = [q["sql"] for q in queries]
@@ -273,6 +275,22 @@ def test_a_scoped_search_on_one_page_is_searched_once(client, tasks):
     assert sorted(task.pk for task in page.context["cl"].result_list) == found
     assert page.context["cl"].result_count == 5
     assert len([q for q in queries if "ILIKE" in q["sql"]]) == 1
+
+
+def test_an_agents_search_finds_their_organizations_matches_only(client, tasks):
+    """The scope written as an array overlap is the same scope: a foreign task
+    matching the search, by title or by its number, is not found."""
+    mine, other = tasks[0], TaskFactory(title="Pay the invoice")
+    Task.objects.filter(pk=mine.pk).update(title="Pay the invoice")
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    support_grant(actor=agent, organization=mine.organization, agent=agent)
+    client.force_login(agent)
+    for term, found in (("invoice", [mine.pk]), (str(other.pk), [])):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/admin/work/task/", {"q": term})
+        assert [task.pk for task in page.context["cl"].result_list] == found
+        assert page.context["cl"].result_count == len(found)
+        assert [q for q in queries if '"organization_id"] && ARRAY(' in q["sql"]]
 
 
 def test_a_scoped_search_that_may_repeat_rows_counts_each_row_once(client, monkeypatch):

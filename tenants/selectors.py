@@ -1,6 +1,7 @@
 """Reads of tenants, and the one place that decides which organizations a user sees."""
 
 import copy
+import functools
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, F, Lookup, OuterRef, QuerySet
@@ -137,6 +138,17 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
     return queryset.filter(AnyOf("organization_id", visible))
 
 
+@functools.cache
+def _support_grants() -> QuerySet:
+    """The organization ids of support grants, any agent's: built once (the join
+    to the permission's codename is most of the cost of building an agent's
+    scope, per request), each agent's scope filters it by user. Never evaluated,
+    only cloned by `filter`, so it holds no rows."""
+    return OrganizationUserObjectPermission.objects.filter(
+        permission__codename=SUPPORT_PERMISSION
+    ).values("content_object_id")
+
+
 def organizations_in_scope(user) -> QuerySet | None:
     """The ids of the organizations whose rows `user` sees, as a lazy subquery;
     None when that is every organization.
@@ -162,12 +174,9 @@ def organizations_in_scope(user) -> QuerySet | None:
         # An agent's organizations are those of their support grants: read from
         # the grants alone (organizations_visible_to's EXISTS over them is the
         # same set), a subquery every scoped statement embeds, plans and runs.
-        visible = OrganizationUserObjectPermission.objects.filter(
-            user=user, permission__codename=SUPPORT_PERMISSION
-        )
+        visible = _support_grants().filter(user_id=user.pk)
         if pinned is not None:
             visible = visible.filter(content_object_id=pinned)
-        visible = visible.values("content_object_id")
     user._organizations_in_scope = (pinned, visible)
     return visible
 

@@ -87,9 +87,10 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if self.count_from_ids and not queryset.query.distinct:
-            return self._leading[1]
-        if self.count_from_ids:  # the window counted rows before DISTINCT merged them
+        if self.count_from_ids:
+            if not queryset.query.distinct:
+                return self._leading[1]
+            # The window counted rows before DISTINCT merged them: count the ids.
             exact = len(self.leading_ids)
         elif self.count_by_bitmaps:
             exact = _count_by_bitmaps(queryset.order_by()[: CAP + 1])

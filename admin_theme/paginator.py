@@ -22,6 +22,7 @@ from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, transaction
 from django.db.models import Count, F, IntegerField, Window
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 from django.utils.functional import cached_property
 
@@ -41,7 +42,7 @@ class EstimatedCountPaginator(Paginator):
     # user's organizations)`) made PostgreSQL expect one row and walk the
     # organization's index for the 50 ids (7 ms against 0.7 by the primary key).
     rows_source = None
-    # The ids of the organizations the list is scoped to (a subquery), or None.
+    # The SQL of the ids of the organizations the list is scoped to, or None.
     organizations = None
     # Count while reading the list's first CAP + 1 ids in order, which then
     # serve its first pages: set for a scoped search (a support agent's), where
@@ -148,7 +149,9 @@ class EstimatedCountPaginator(Paginator):
 
 class LookaheadPaginator(Paginator):
     """Autocomplete results: one page and whether another follows, read as
-    `per_page + 1` rows; the widget needs no count, so none is made."""
+    `per_page + 1` rows; the widget needs no count, so none is made. A scoped
+    list's rows come from its merged statement itself (`merged_page_sql` with
+    `rows`), not from its ids read again by id."""
 
     organizations = None  # as EstimatedCountPaginator's
 
@@ -160,18 +163,11 @@ class LookaheadPaginator(Paginator):
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page + 1
         queryset = self.object_list
-        merged = merged_page_sql(queryset, self.organizations, bottom, top)
-        if merged is None or queryset.query.annotations:
+        merged = merged_page_sql(queryset, self.organizations, bottom, top, rows=True)
+        if merged is None:
             rows = list(queryset[bottom:top])
         else:
-            # The rows of the merged ids, in one statement (the ids already went
-            # through the list's scope and filters), with the relations the list
-            # selects: an empty `select_related()` joins every non-null key.
-            rows = queryset.model._base_manager.filter(pk__in=RawSQL(*merged)).order_by(
-                *queryset.query.order_by
-            )
-            rows.query.select_related = queryset.query.select_related
-            rows = list(rows)
+            rows = list(queryset.raw(*merged))
         self.count = bottom + len(rows)  # what `has_next()` reads
         return self._get_page(rows[: self.per_page], number, self)
 
@@ -196,13 +192,15 @@ def merged_page_ids(queryset, organizations, bottom: int, top: int) -> list | No
 
 
 def merged_page_sql(
-    queryset, organizations, bottom: int, top: int
+    queryset, organizations, bottom: int, top: int, *, rows: bool = False
 ) -> tuple[str, tuple] | None:
     """The SQL of the ids of rows `bottom` to `top` of a list scoped to some
-    organizations (`organizations`: their ids, a subquery), in its order, read as
+    organizations (`organizations`: the SQL of their ids), in its order, read as
     each organization's first `top` rows, merged in one statement; None when no
     index of (organization, the list's ordering) holds each organization's rows
-    in that order, or the list is not scoped.
+    in that order, or the list is not scoped. With `rows`, the rows themselves
+    (the model's columns; None for a list that selects related rows, annotates
+    or defers).
 
     PostgreSQL cannot know how many rows `organization_id = ANY(<subquery>)`
     matches, nor merge several organizations' index ranges in order: for an agent
@@ -212,42 +210,61 @@ def merged_page_sql(
     STREAMS organizations of the scope (by id) are instead each read from the
     index as a stream of its own, the organization a scalar subquery, the streams
     merged as they come (a Merge Append that stops at `top`), and only the rest
-    sorted. Page 1,000 of the mixed agent's tasks: 21 ms as one sorted LATERAL
-    join of 64.6k rows, 7.5 ms as streams; the projects' autocomplete 9 ms -> 0.3
-    (by organization, not the whole table sorted).
+    sorted (the scope then a CTE, read by each). Page 1,000 of the mixed agent's
+    tasks: 21 ms as one sorted LATERAL join of 64.6k rows, 7.5 ms as streams; the
+    projects' autocomplete 9 ms -> 0.3 (by organization, not the whole table
+    sorted).
     """
     ordering = None if organizations is None else _organization_index_order(queryset)
-    if ordering is None:
+    if ordering is None or (rows and not _model_rows_only(queryset)):
         return None
     # Each organization's rows, its id standing in as `_ORGANIZATION`. The scope's
     # own `organization_id = ANY(...)` goes: the organization applies it, and
     # beside it PostgreSQL expected one row per organization and sorted the
     # largest one's 13k projects instead of reading them in order.
-    inner = queryset.filter(
-        organization_id=RawSQL(_ORGANIZATION, (), output_field=IntegerField())
+    inner = queryset.all()
+    query = inner.query
+    if query.where.connector == AND and not query.where.negated:
+        query.where.children = [c for c in query.where.children if not _is_scope(c)]
+    # Added as `filter` adds it, less the building of a lookup from its name.
+    column = queryset.model._meta.get_field("organization").get_col(
+        query.get_initial_alias()
     )
-    where = inner.query.where
-    if where.connector == AND and not where.negated:
-        where.children = [c for c in where.children if not _is_scope(c)]
-    # The sort keys as columns o0, o1...; the id is row_pk (a narrower row to sort).
-    pk_column = queryset.model._meta.pk.column
-    names = [
-        "row_pk" if column == pk_column else f"o{i}"
-        for i, (column, _) in enumerate(ordering)
-    ]
-    columns = {
-        name: F(column)
-        for name, (column, _) in zip(names, ordering, strict=True)
-        if name != "row_pk"
-    }
-    inner = inner.values(row_pk=F("pk"), **columns)[:top]
+    organization = RawSQL(_ORGANIZATION, (), output_field=IntegerField())
+    query.where.add(Exact(column, organization), AND)
+    if rows:
+        names = [column for column, _ in ordering]
+        selected = '"merged".*'
+        inner = inner[:top]
+    else:
+        # The sort keys as columns o0, o1...; the id is row_pk (a narrower row
+        # to sort).
+        pk_column = queryset.model._meta.pk.column
+        names = [
+            "row_pk" if column == pk_column else f"o{i}"
+            for i, (column, _) in enumerate(ordering)
+        ]
+        columns = {
+            name: F(column)
+            for name, (column, _) in zip(names, ordering, strict=True)
+            if name != "row_pk"
+        }
+        selected = '"merged"."row_pk"'
+        inner = inner.values(row_pk=F("pk"), **columns)[:top]
     inner_sql, inner_params = inner.query.sql_with_params()
-    scope_sql, scope_params = organizations.order_by().query.sql_with_params()
+    scope_sql, scope_params = organizations
     order = ", ".join(
         f'"merged"."{name}" {"DESC" if descending else "ASC"}'
         for name, (_, descending) in zip(names, ordering, strict=True)
     )
-    count = STREAMS if bottom >= STREAMS_FROM_ROW else 0
+    if bottom < STREAMS_FROM_ROW:
+        sql = (
+            f'SELECT {selected} FROM ({scope_sql}) "scope_org" ("id") '
+            f'CROSS JOIN LATERAL ({inner_sql}) "merged" '
+            f"ORDER BY {order} LIMIT %s OFFSET %s"
+        )
+        return sql, (*scope_params, *inner_params, top - bottom, bottom)
+    count = STREAMS
     streams = [
         "("
         + inner_sql.replace(
@@ -264,7 +281,7 @@ def merged_page_sql(
     )
     sql = (
         f'WITH "scope" ("id") AS MATERIALIZED ({scope_sql}) '
-        f'SELECT "merged"."row_pk" FROM ({" UNION ALL ".join([*streams, rest])}) '
+        f"SELECT {selected} FROM ({' UNION ALL '.join([*streams, rest])}) "
         f'"merged" ORDER BY {order} LIMIT %s OFFSET %s'
     )
     params = (*scope_params, *inner_params * (count + 1), top, top - bottom, bottom)
@@ -298,6 +315,17 @@ def _planned_with(using: str, settings: dict[str, str], read):
                 cursor.execute(
                     "; ".join(f"SET LOCAL {name} TO DEFAULT" for name in settings)
                 )
+
+
+def _model_rows_only(queryset) -> bool:
+    """Whether the list selects its model's columns, each once, and nothing else."""
+    query = queryset.query
+    return not (
+        query.select_related
+        or query.annotations
+        or query.extra
+        or query.deferred_loading != (frozenset(), True)
+    )
 
 
 def _is_scope(condition) -> bool:

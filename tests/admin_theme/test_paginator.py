@@ -6,17 +6,18 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from admin_theme import paginator as paginator_module
-from admin_theme.paginator import EstimatedCountPaginator
-from tenants import roles
+from admin_theme.paginator import EstimatedCountPaginator, LookaheadPaginator
+from tenants import roles, selectors
 from tenants.models import User
 from tenants.services import support_grant
 from tests.conftest import staff_with_role
 from tests.factories import MembershipFactory, ProjectFactory, TaskFactory
-from work.models import Task
+from work.models import Project, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +240,7 @@ def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     # The ordered ids and their count in one statement, then the page's rows;
     # the scope written for the (organization, title) index.
     assert len(reads) == 2 and "COUNT(*) OVER ()" in reads[0]
-    assert 'ARRAY["work_task"."organization_id"] && ARRAY(SELECT' in reads[0]
+    assert 'ARRAY["work_task"."organization_id"] && (ARRAY(SELECT' in reads[0]
     assert not [sql for sql in reads if sql.startswith("SELECT COUNT(")]
     # The ordered read has 16 MB of work_mem (its bitmaps stay exact), then not.
     sql = [q["sql"] for q in queries]
@@ -290,7 +291,7 @@ def test_an_agents_search_finds_their_organizations_matches_only(client, tasks):
             page = client.get("/admin/work/task/", {"q": term})
         assert [task.pk for task in page.context["cl"].result_list] == found
         assert page.context["cl"].result_count == len(found)
-        assert [q for q in queries if '"organization_id"] && ARRAY(' in q["sql"]]
+        assert [q for q in queries if '"organization_id"] && (ARRAY(' in q["sql"]]
 
 
 def test_a_scoped_search_that_may_repeat_rows_counts_each_row_once(client, monkeypatch):
@@ -330,9 +331,15 @@ def test_a_search_of_the_whole_table_is_counted_through_bitmap_scans(
         assert cursor.fetchone() == ("on",)
 
 
+@pytest.mark.parametrize("streams", [0, 1])
 def test_an_agents_autocomplete_answers_newest_first_within_their_organizations(
-    client, agent_of_two
+    client, agent_of_two, monkeypatch, streams
 ):
+    """Shallow pages sort the LATERAL join's rows; deep ones (here from the first
+    row on) read the first organization as a stream of its own."""
+    if streams:
+        monkeypatch.setattr(paginator_module, "STREAMS_FROM_ROW", 0)
+        monkeypatch.setattr(paginator_module, "STREAMS", streams)
     agent, projects = agent_of_two
     newest = ProjectFactory(organization=projects[0].organization, name="Website 4")
     ProjectFactory(organization=projects[2].organization, name="Website 5")
@@ -345,7 +352,46 @@ def test_an_agents_autocomplete_answers_newest_first_within_their_organizations(
     expected = [newest.pk, projects[1].pk, projects[0].pk]
     assert [int(r["id"]) for r in answer["results"]] == expected
     assert answer["pagination"]["more"] is False
-    merged = [q["sql"] for q in queries if "CROSS JOIN LATERAL" in q["sql"]]
-    # The rows come without relations the list does not select (an empty
-    # select_related() joined the organization).
-    assert len(merged) == 1 and "tenants_organization" not in merged[0].split(" IN ")[0]
+    # The rows come from the merged statement itself, without relations the list
+    # does not select, and are not read again by id.
+    reads = [q["sql"] for q in queries if '"work_project"' in q["sql"]]
+    assert len(reads) == 1 and "CROSS JOIN LATERAL" in reads[0]
+    assert reads[0].count("UNION ALL") == streams
+    assert '"tenants_organization"' not in reads[0]
+
+
+def test_an_agents_autocomplete_reads_related_rows_and_annotations_whole(
+    agent_of_two, django_assert_num_queries
+):
+    """The merged statement reads rows of the model's own columns; a list that
+    selects related rows, annotates or defers reads its page as one query."""
+    agent, projects = agent_of_two
+    scoped = selectors.scope_to_user(Project.objects.order_by("-pk"), agent)
+    lists = {
+        "plain": scoped,
+        "related": scoped.select_related("organization"),
+        "annotated": scoped.annotate(task_count=Count("tasks")),
+        "deferred": scoped.only("name"),
+    }
+    for name, queryset in lists.items():
+        paginator = LookaheadPaginator(queryset, 1)
+        paginator.organizations = selectors.organizations_in_scope(agent)
+        with CaptureQueriesContext(connection) as queries:
+            page = paginator.page(1)
+            (project,) = page.object_list
+            assert project.pk == projects[1].pk and page.has_next()
+            assert project.organization.name and project.name
+            if name == "annotated":
+                assert project.task_count == 5
+        merged = ["CROSS JOIN LATERAL" in q["sql"] for q in queries]
+        # Then the organization is read, unless it came with the row (and a
+        # deferred row reads its organization's id first).
+        assert (
+            merged
+            == {
+                "plain": [True, False],
+                "related": [False],
+                "annotated": [False, False],
+                "deferred": [False, False, False],
+            }[name]
+        )

@@ -1,5 +1,7 @@
 """The one place that decides which organizations a user sees, read directly."""
 
+import pytest
+from django.db import NotSupportedError
 from guardian.shortcuts import assign_perm
 
 from tenants import roles
@@ -62,3 +64,12 @@ def test_an_inactive_user_sees_nothing(superuser, support_agent):
     support_agent.is_active = False
     assert _visible(support_agent) == set()
     assert _visible(UserFactory(is_superuser=True, is_active=False)) == set()
+
+
+def test_a_combined_or_sliced_queryset_is_refused_not_scoped_in_part(
+    superuser, support_agent
+):
+    tasks = Task.objects.all()
+    for queryset in (tasks.union(tasks), tasks[:5]):
+        with pytest.raises((NotSupportedError, TypeError)):
+            scope_to_user(queryset, support_agent)

@@ -8,10 +8,12 @@ from the related model's scoped `get_queryset`) and inline querysets. Form saves
 go through the audit services: history with the actor, an audit event.
 """
 
+import contextlib
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.db import models
 from django.forms.utils import flatatt
 from django.http import Http404
@@ -124,6 +126,8 @@ class CountSafeMixin:
             return LookaheadPaginator(queryset, per_page, *args, **kwargs)
         paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
         if isinstance(paginator, EstimatedCountPaginator):
+            with contextlib.suppress(ValueError):  # as Django's ChangeList reads it
+                paginator.page_number = int(request.GET.get(PAGE_VAR, 1))
             if request.GET.get(SEARCH_VAR):
                 scoped = selectors.organizations_in_scope(request.user) is not None
                 paginator.count_from_ids = scoped

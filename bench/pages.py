@@ -1,7 +1,7 @@
 """Time admin pages on one benchmark database, ours and the stock admin side by side.
 
     DJANGO_SETTINGS_MODULE=backoffice.settings.bench BENCH_DB_SUFFIX=_bench \\
-        python -m bench.pages --json out.json [--no-stock] [--reps 30] [--warmup 3]
+        python -m bench.pages --json out.json [--no-stock] [--reps 60] [--warmup 3]
 
 In-process Django test client (server-side time: middleware, view, queries,
 template rendering), logged in with `force_login`. Each page is requested
@@ -379,7 +379,7 @@ def report(page: dict, result: dict, seconds: float) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", required=True, help="write the results here")
-    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--reps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-stock", dest="stock", action="store_false")
     parser.add_argument("--only", default="", help="comma-separated page keys")

@@ -1,6 +1,6 @@
 """`make bench`: build (or reuse) the benchmark databases, time the admin pages.
 
-    python -m bench.run [--tasks 1000000] [--reps 30] [--warmup 3] [--only KEYS]
+    python -m bench.run [--tasks 1000000] [--reps 60] [--warmup 3] [--only KEYS]
 
 1. `bench.build` for `--tasks` tasks (database `<name>_bench`) and for 10,000
    (`<name>_bench_10k`); each is reused when it already holds that size;
@@ -260,7 +260,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--tasks", type=int, default=int(os.environ.get("BENCH_TASKS", 1_000_000))
     )
-    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--reps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated page keys")
     parser.add_argument("--rebuild", action="store_true")

@@ -223,8 +223,9 @@ def invoice_tasks(tasks, monkeypatch):
 def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     client, tasks, invoice_tasks, monkeypatch
 ):
-    """The first 1,001 ids of a support agent's search, in order, give both its
-    exact count and its first pages; past them a page is read on its own."""
+    """A support agent's search read in order up to the page asked for gives
+    both its exact count and that page; past 1,001 rows a page is read on its
+    own."""
     agent = staff_with_role(roles.SUPPORT_AGENT)
     support_grant(actor=agent, organization=tasks[0].organization, agent=agent)
     client.force_login(agent)
@@ -240,6 +241,7 @@ def test_a_scoped_search_is_counted_and_paged_from_one_ordered_read(
     # The ordered ids and their count in one statement, then the page's rows;
     # the scope written for the (organization, title) index.
     assert len(reads) == 2 and "COUNT(*) OVER ()" in reads[0]
+    assert reads[0].endswith("LIMIT 20")  # to the end of page 2, not 1,001
     assert 'ARRAY["work_task"."organization_id"] && (ARRAY(SELECT' in reads[0]
     assert not [sql for sql in reads if sql.startswith("SELECT COUNT(")]
     # The ordered read has 16 MB of work_mem (its bitmaps stay exact), then not.

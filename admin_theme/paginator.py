@@ -68,8 +68,8 @@ class EstimatedCountPaginator(Paginator):
     def _reach(self) -> int:
         """How many of the list's first ids `_leading` reads: up to the end of
         the page asked for (the rest of the first CAP + 1 were read and dropped:
-        at 1M tasks, 1,001 rows for the mixed agent's 50, 1.5 ms of this
-        process's time); all CAP + 1 of a DISTINCT list, which counts them."""
+        at 1M tasks, 1,001 rows for the mixed agent's 50, 0.9 ms of the read's
+        17.8); all CAP + 1 of a DISTINCT list, which counts them."""
         if self.object_list.query.distinct:
             return CAP + 1
         return min(CAP + 1, max(1, self.page_number) * self.per_page)

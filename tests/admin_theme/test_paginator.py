@@ -354,10 +354,11 @@ def test_an_agents_autocomplete_answers_newest_first_within_their_organizations(
     expected = [newest.pk, projects[1].pk, projects[0].pk]
     assert [int(r["id"]) for r in answer["results"]] == expected
     assert answer["pagination"]["more"] is False
-    # The rows come from the merged statement itself, without relations the list
-    # does not select, and are not read again by id.
+    # The rows come from the merged statement itself (not a read by id around
+    # it), without relations the list does not select.
     reads = [q["sql"] for q in queries if '"work_project"' in q["sql"]]
     assert len(reads) == 1 and "CROSS JOIN LATERAL" in reads[0]
+    assert 'SELECT "merged".* FROM' in reads[0] and " IN (" not in reads[0]
     assert reads[0].count("UNION ALL") == streams
     assert '"tenants_organization"' not in reads[0]
 

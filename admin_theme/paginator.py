@@ -26,7 +26,7 @@ from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 from django.utils.functional import cached_property
 
-from tenants.selectors import AnyOf
+from tenants.selectors import is_organization_scope, own_column
 
 # Exact counts up to here. A capped count still reads every matching row up to the
 # cap: 10,000 matches of a title search cost 20 ms at 1M tasks, 1,000 cost 2 ms.
@@ -238,13 +238,11 @@ def merged_page_sql(
     inner = queryset.all()
     query = inner.query
     if query.where.connector == AND and not query.where.negated:
-        query.where.children = [c for c in query.where.children if not _is_scope(c)]
-    # Added as `filter` adds it, less the building of a lookup from its name.
-    column = queryset.model._meta.get_field("organization").get_col(
-        query.get_initial_alias()
-    )
+        query.where.children = [
+            c for c in query.where.children if not is_organization_scope(c)
+        ]
     organization = RawSQL(_ORGANIZATION, (), output_field=IntegerField())
-    query.where.add(Exact(column, organization), AND)
+    query.where.add(Exact(own_column(query, "organization"), organization), AND)
     if rows:
         names = [column for column, _ in ordering]
         selected = '"merged".*'
@@ -277,7 +275,6 @@ def merged_page_sql(
             f"ORDER BY {order} LIMIT %s OFFSET %s"
         )
         return sql, (*scope_params, *inner_params, top - bottom, bottom)
-    count = STREAMS
     streams = [
         "("
         + inner_sql.replace(
@@ -285,11 +282,11 @@ def merged_page_sql(
             f'(SELECT "id" FROM "scope" ORDER BY "id" OFFSET {n} LIMIT 1)',
         )
         + ")"
-        for n in range(count)
+        for n in range(STREAMS)
     ]
     rest = (
         f'(SELECT "merged".* FROM (SELECT "id" FROM "scope" ORDER BY "id" '
-        f'OFFSET {count}) "scope_org" CROSS JOIN LATERAL ({inner_sql}) "merged" '
+        f'OFFSET {STREAMS}) "scope_org" CROSS JOIN LATERAL ({inner_sql}) "merged" '
         f"ORDER BY {order} LIMIT %s)"
     )
     sql = (
@@ -297,7 +294,7 @@ def merged_page_sql(
         f"SELECT {selected} FROM ({' UNION ALL '.join([*streams, rest])}) "
         f'"merged" ORDER BY {order} LIMIT %s OFFSET %s'
     )
-    params = (*scope_params, *inner_params * (count + 1), top, top - bottom, bottom)
+    params = (*scope_params, *inner_params * (STREAMS + 1), top, top - bottom, bottom)
     return sql, params
 
 
@@ -339,12 +336,6 @@ def _model_rows_only(queryset) -> bool:
         or query.extra
         or query.deferred_loading != (frozenset(), True)
     )
-
-
-def _is_scope(condition) -> bool:
-    """`organization_id = ANY(<the user's organizations>)`, as `scope_to_user`
-    filters organization-owned rows (nothing else filters with AnyOf on it)."""
-    return isinstance(condition, AnyOf) and condition.lhs.target.name == "organization"
 
 
 def _organization_index_order(queryset) -> list[tuple[str, bool]] | None:

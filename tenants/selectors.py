@@ -95,6 +95,20 @@ class AnyOf(Lookup):
 _ID_ARRAY = ArrayField(BigIntegerField())
 
 
+def is_organization_scope(condition) -> bool:
+    """`organization_id = ANY(<the user's organizations>)`, as `scope_to_user`
+    filters organization-owned rows (nothing else filters with AnyOf on it)."""
+    return isinstance(condition, AnyOf) and condition.lhs.target.name == "organization"
+
+
+def own_column(query, name: str) -> Col:
+    """The column of field `name` of `query`'s model, on its own table: what a
+    condition added straight to `query.where` (as `filter` adds one) stands on,
+    without resolving the name through the ORM (0.16 ms per request of an
+    agent's autocomplete)."""
+    return query.model._meta.get_field(name).get_col(query.get_initial_alias())
+
+
 def overlapping(queryset: QuerySet) -> QuerySet:
     """`queryset` with its organization scope written as an array overlap, where
     its model has a GIN index led by ORGANIZATION_ARRAY: PostgreSQL then reads
@@ -110,7 +124,7 @@ def overlapping(queryset: QuerySet) -> QuerySet:
 
     def rewrite(node):
         for i, child in enumerate(node.children):
-            if isinstance(child, AnyOf) and child.lhs.target.name == "organization":
+            if is_organization_scope(child):
                 child = node.children[i] = copy.copy(child)
                 child.overlap = True
             elif isinstance(child, WhereNode):
@@ -160,18 +174,13 @@ def scope_to_user(queryset: QuerySet, user) -> QuerySet:
 
 
 def _any_of(queryset: QuerySet, name: str, visible: SQL) -> QuerySet:
-    """`queryset.filter(AnyOf(name, visible))` on the model's own column, the
-    condition added to the WHERE as `filter` adds it, but built from the field
-    itself instead of being resolved from its name: 0.16 ms less per request
-    for an agent's autocomplete (1.22x -> 1.15x the platform admin's). A
-    combined or sliced queryset goes to `filter`, which refuses it."""
-    query = queryset.query
-    if query.combinator or query.is_sliced:
+    """`queryset.filter(AnyOf(name, visible))`, built on `own_column` (an
+    agent's autocomplete: 1.22x -> 1.15x the platform admin's). A combined or
+    sliced queryset goes to `filter`, which refuses it."""
+    if queryset.query.combinator or queryset.query.is_sliced:
         return queryset.filter(AnyOf(name, visible))
     queryset = queryset.all()
-    query = queryset.query
-    column = queryset.model._meta.get_field(name).get_col(query.get_initial_alias())
-    query.where.add(AnyOf(column, visible), AND)
+    queryset.query.where.add(AnyOf(own_column(queryset.query, name), visible), AND)
     return queryset
 
 

@@ -256,7 +256,7 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
             # Title trigrams behind the task's organization as a one-element
             # array: a search of the whole table reads the title keys alone; a
             # support agent's search (`ARRAY[organization_id] && <their
-            # organizations>`, selectors.overlapping_scope) reads both in one
+            # organizations>`, selectors.overlapping) reads both in one
             # bitmap of their matches.
             GinIndex(
                 ORGANIZATION_ARRAY,

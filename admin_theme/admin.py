@@ -24,7 +24,7 @@ from unfold.admin import checkbox as row_checkbox
 from unfold.decorators import display
 from unfold.views import ChangeList
 
-from admin_theme import search  # noqa: F401  (registers trgm_icontains)
+from admin_theme import search
 from admin_theme.actions import confirmed_action
 from admin_theme.import_export import ScopedImportExportMixin
 from admin_theme.models import SavedView
@@ -149,15 +149,27 @@ class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
 
     def get_search_results(self, request, queryset, search_term):
         """The declared search fields, plus the row's id when the term is a number;
-        the scope written for the (organization, search) index where there is one."""
+        the scope written for the (organization, search) indexes where there are
+        some.
+
+        A list's search reads every match (for its count), which the keys by
+        organization answer best (`search.for_search_indexes`); an autocomplete
+        reads the 20 newest, which walking the newest rows finds first for a
+        common term (the mixed agent's tasks "inv" at 1M: 1 ms), where the
+        keys, whose selectivity PostgreSQL cannot estimate, made it read all
+        13k matches (28 ms): it keeps the column's own trigram index."""
         results, may_have_duplicates = super().get_search_results(
             request, queryset, search_term
         )
         term = search_term.strip().lstrip("#")
         if term.isdigit() and len(term) < 19:
             results |= queryset.filter(pk=int(term))
-        if search_term:
+        if search_term and _is_autocomplete(request):
             results = selectors.overlapping(results)
+        elif search_term:
+            results = search.for_search_indexes(
+                results, selectors.organizations_in_scope(request.user)
+            )
         return results, may_have_duplicates
 
     def get_paginator(self, request, queryset, per_page, *args, **kwargs):

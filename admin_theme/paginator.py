@@ -82,10 +82,13 @@ class EstimatedCountPaginator(Paginator):
         exactly, where an estimate past the cap took a second statement."""
         # The scope's bitmap and the search's, ANDed, outgrew the default 4 MB of
         # work_mem at 10M tasks and went lossy (5.5M rows rechecked): 2.4 s for
-        # the mixed agent's search, 0.46 s with 16 MB.
+        # the mixed agent's search, 0.46 s with 16 MB. No parallel workers: for
+        # a term of one trigram PostgreSQL expects 1% of the table and starts
+        # two, which cost more than they share (the mixed agent's "web" at 1M
+        # tasks: 8.0 ms, 4.7 without).
         rows = _planned_with(
             self.object_list.db,
-            {"work_mem": "'16MB'"},
+            {"work_mem": "'16MB'", "max_parallel_workers_per_gather": "0"},
             lambda: list(
                 self.object_list.annotate(_total=Window(Count("*"))).values_list(
                     "pk", "_total"

@@ -80,6 +80,34 @@ ORGANIZATION_ARRAY = models.Func(
 )
 
 
+class OrganizationTrigrams(models.Func):
+    """A text column's trigrams keyed by the row's organization, for a GIN index:
+    one bigint per trigram of lowercase ASCII letters and digits inside a word
+    (pg_trgm's `show_trgm`), `organization_id << 24 | the trigram's three
+    bytes` (the SQL function `organization_trigram_keys`, tenants migration
+    0011). A search scoped to some organizations asks the index for each of the
+    term's trigrams in any of them (admin_theme.search), and reads only its
+    organizations' postings: `ARRAY[organization_id]` beside the column's own
+    trigram keys (ORGANIZATION_ARRAY) read every row's postings of each trigram
+    to intersect them with the organizations' (the mixed agent's "invoice" at
+    1M tasks: the index's part 6.0 -> 1.25 ms, the statement 12.9 -> 8 ms)."""
+
+    function = "organization_trigram_keys"
+    output_field = ArrayField(models.BigIntegerField())
+
+    def __init__(self, field, organization="organization", **extra):
+        super().__init__(
+            F(organization) if isinstance(organization, str) else organization,
+            F(field) if isinstance(field, str) else field,
+            **extra,
+        )
+
+    @property
+    def field_name(self) -> str:
+        """The name of the column whose trigrams are keyed."""
+        return self.source_expressions[1].name
+
+
 class TenantMixin(models.Model):
     """Every tenant-owned row names its organization (indexed)."""
 

@@ -73,9 +73,10 @@ class AnyOf(Lookup):
 
     lookup_name = "any_of"
     prepare_rhs = False
-    # Written `ARRAY[column] && ARRAY(<subquery>)` instead (the same rows): see
-    # `overlapping`.
-    overlap = False
+    # How the condition is written (the same rows each way): "any" as above;
+    # "overlap", `ARRAY[column] && ARRAY(<subquery>)` (see `overlapping`);
+    # "filter", `column + 0 = ANY(...)`, which no index serves (`scope_as_filter`).
+    form = "any"
 
     def __init__(self, column: str | Col, subquery: SQL):
         sql, params = subquery
@@ -87,8 +88,10 @@ class AnyOf(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = compiler.compile(self.rhs)
-        if self.overlap:
+        if self.form == "overlap":
             return f"ARRAY[{lhs}] && {rhs}", (*lhs_params, *rhs_params)
+        if self.form == "filter":
+            return f"({lhs} + 0) = ANY({rhs})", (*lhs_params, *rhs_params)
         return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
 
 
@@ -120,13 +123,26 @@ def overlapping(queryset: QuerySet) -> QuerySet:
         for index in queryset.model._meta.indexes
     ):
         return queryset
+    return _scope_written(queryset, "overlap")
+
+
+def scope_as_filter(queryset: QuerySet) -> QuerySet:
+    """`queryset` with its organization scope written so that no index serves
+    it, for a statement whose other conditions already name the organizations
+    (a search of keys by organization, admin_theme.search): PostgreSQL
+    otherwise ANDed a bitmap of the scope's every row with theirs (148k rows at
+    1M tasks for the mixed agent, 8 ms)."""
+    return _scope_written(queryset, "filter")
+
+
+def _scope_written(queryset: QuerySet, form: str) -> QuerySet:
     queryset = queryset.all()
 
     def rewrite(node):
         for i, child in enumerate(node.children):
             if is_organization_scope(child):
                 child = node.children[i] = copy.copy(child)
-                child.overlap = True
+                child.form = form
             elif isinstance(child, WhereNode):
                 rewrite(child)
 

@@ -14,6 +14,7 @@ from django.utils.html import strip_tags
 from audit.history import AuditedHistoricalRecords
 from tenants.models import (
     ORGANIZATION_ARRAY,
+    OrganizationTrigrams,
     SoftDeleteManager,
     SoftDeleteMixin,
     SoftDeleteQuerySet,
@@ -263,6 +264,9 @@ class Task(TimestampMixin, VersionedMixin, SoftDeleteMixin, TenantMixin, models.
                 OpClass(F("title"), name="gin_trgm_ops"),
                 name="task_org_title_trgm",
             ),
+            # Title trigrams keyed by organization: a search scoped to some
+            # organizations reads their postings alone (admin_theme.search).
+            GinIndex(OrganizationTrigrams("title"), name="task_title_org_keys"),
         ]
 
     def __str__(self) -> str:

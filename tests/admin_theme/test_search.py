@@ -1,0 +1,192 @@
+"""A support agent's search of task titles, read from keys by organization."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from admin_theme.search import for_search_indexes, trigram_codes
+from tenants import roles
+from tenants.selectors import organizations_in_scope, scope_to_user
+from tenants.services import support_grant
+from tests.conftest import staff_with_role
+from tests.factories import ProjectFactory, TaskFactory
+from work.models import Task
+
+pytestmark = pytest.mark.django_db
+
+KEYS = 'organization_trigram_keys("work_task"."organization_id", "work_task"."title")'
+
+
+def _codes(*trigrams: str) -> list[int]:
+    return [int.from_bytes(trigram.encode()) for trigram in trigrams]
+
+
+@pytest.mark.parametrize(
+    ("term", "trigrams"),
+    [
+        ("invoice", ["inv", "voi", "ice"]),  # 3 of its 5, first, middle, last
+        ("Pay", ["pay"]),
+        ("e-mail", ["mai", "ail"]),  # runs of letters and digits only
+        ("2024", ["202", "024"]),
+        # A capital I ends a run: a Turkish locale lowercases it to U+0131.
+        ("INVOICE", ["nvo"]),
+        ("ab", []),
+        ("réglée", []),
+        ("50%_off", ["off"]),
+    ],
+)
+def test_a_terms_keyed_trigrams(term, trigrams):
+    assert trigram_codes(term) == _codes(*trigrams)
+
+
+@pytest.mark.parametrize(
+    ("title", "term"),
+    [
+        ("Send the invoice", "invoice"),
+        ("SEND THE INVOICE NOW", "invoice"),
+        ("Re-invoiced twice", "INVOICE"),
+        ("E-mail the client", "e-mail"),
+        ("Kündigung der Rechnung 2024", "rechnung 20"),
+        ("Rechnung für Café Müller", "für café mü"),
+        ("Quarterly report (Q3/2024)", "q3/2024"),
+        ("checkout_flow_v2", "flow_v2"),
+    ],
+)
+def test_a_title_containing_the_term_holds_its_keyed_trigrams(title, term):
+    """What PostgreSQL keys for a title containing the term, whatever the case,
+    includes each trigram the term is searched by: no match can be missed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s ILIKE '%%' || %s || '%%', "
+            "ARRAY(SELECT key & 16777215 "
+            "FROM unnest(organization_trigram_keys(7, %s)) key), "
+            "ARRAY(SELECT key >> 24 FROM unnest(organization_trigram_keys(7, %s)) key)",
+            [title, term, title, title],
+        )
+        contains, trigrams, organizations = cursor.fetchone()
+    assert contains
+    assert trigram_codes(term) and set(trigram_codes(term)) <= set(trigrams)
+    assert set(organizations) == {7}
+
+
+@pytest.fixture
+def agent_with_invoices(db):
+    """A support agent of one organization, with tasks matching "invoice" there
+    and in a foreign organization, and one holding each trigram of "invoice"
+    but not the word."""
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    project, foreign = ProjectFactory(), ProjectFactory()
+    support_grant(actor=agent, organization=project.organization, agent=agent)
+    titles = ["Send the INVOICE", "Re-invoiced twice", "Invoke the voice of ice"]
+    tasks = [TaskFactory(project=project, title=title) for title in titles]
+    TaskFactory(project=foreign, title="Send the invoice")
+    return agent, tasks
+
+
+def test_an_agents_search_reads_their_organizations_keys(client, agent_with_invoices):
+    """The agent's matches, by the keys and the title itself; the foreign
+    organization's same title and the title holding the trigrams but not the
+    word are not found; the scope stays, as a filter."""
+    agent, tasks = agent_with_invoices
+    client.force_login(agent)
+    client.get("/admin/work/task/")  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/work/task/", {"q": "invoice"})
+    assert sorted(t.pk for t in page.context["cl"].result_list) == [
+        tasks[0].pk,
+        tasks[1].pk,
+    ]
+    (read,) = [q["sql"] for q in queries if "COUNT(*) OVER ()" in q["sql"]]
+    assert read.count(f"{KEYS} && ARRAY(SELECT") == 3
+    assert """lower("work_task"."title") LIKE lower('%invoice%')""" in read
+    assert '("work_task"."organization_id" + 0) = ANY(' in read
+    assert "ILIKE" not in read and '"organization_id"] &&' not in read
+
+
+def test_the_keys_follow_a_renamed_title(client, agent_with_invoices):
+    agent, tasks = agent_with_invoices
+    Task.objects.filter(pk=tasks[0].pk).update(title="Send the receipt")
+    client.force_login(agent)
+    found = client.get("/admin/work/task/", {"q": "receipt"}).context["cl"]
+    assert [t.pk for t in found.result_list] == [tasks[0].pk]
+    found = client.get("/admin/work/task/", {"q": "send the"}).context["cl"]
+    assert [t.pk for t in found.result_list] == [tasks[0].pk]
+
+
+def test_the_trash_is_searched_by_its_keys_too(client, agent_with_invoices):
+    agent, tasks = agent_with_invoices
+    Task.all_objects.filter(pk=tasks[1].pk).update(deleted_at=timezone.now())
+    client.force_login(agent)
+    found = client.get("/admin/work/task/", {"q": "invoice", "trash": "1"})
+    assert [t.pk for t in found.context["cl"].result_list] == [tasks[1].pk]
+
+
+def test_the_keys_searched_are_the_keys_index(agent_with_invoices):
+    """The search's keys are the index's expression (PostgreSQL matches them),
+    and nothing else in the search is indexed: its only index scan is of the
+    keys."""
+    agent, _ = agent_with_invoices
+    searched = for_search_indexes(
+        scope_to_user(
+            Task.all_objects.filter(title__trgm_icontains="send the invoice"), agent
+        ),
+        organizations_in_scope(agent),
+    )
+    sql, params = searched.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = [row[0] for row in cursor.fetchall()]
+    tasks_indexes = [
+        line.split(" on ")[-1].split()[0]
+        for line in plan
+        if "Index Scan on " in line and " on tenants_" not in line
+    ]
+    assert tasks_indexes == ["task_title_org_keys"]
+    assert [t.title for t in searched] == ["Send the INVOICE"]
+
+
+@pytest.mark.parametrize("term", ["réglée", "ab"])
+def test_a_term_without_keyed_trigrams_is_read_from_the_titles_own_index(client, term):
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    project = ProjectFactory()
+    support_grant(actor=agent, organization=project.organization, agent=agent)
+    task = TaskFactory(project=project, title="Facture réglée abc")
+    TaskFactory(title="Facture réglée abc")  # foreign
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/work/task/", {"q": term})
+    assert [t.pk for t in page.context["cl"].result_list] == [task.pk]
+    (read,) = [q["sql"] for q in queries if "COUNT(*) OVER ()" in q["sql"]]
+    assert "organization_trigram_keys" not in read
+    assert 'ARRAY["work_task"."organization_id"] && (ARRAY(SELECT' in read
+
+
+def test_an_agents_autocomplete_keeps_the_titles_own_index(client, agent_with_invoices):
+    """An autocomplete reads its 20 newest matches, walking the newest rows for
+    a common term: the keys are for lists, which read every match."""
+    agent, tasks = agent_with_invoices
+    client.force_login(agent)
+    url = "/admin/autocomplete/"
+    params = {
+        "app_label": "work",
+        "model_name": "comment",
+        "field_name": "task",
+        "term": "invoice",
+    }
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(url, params).json()
+    assert sorted(int(r["id"]) for r in answer["results"]) == [
+        tasks[0].pk,
+        tasks[1].pk,
+    ]
+    assert not [q for q in queries if "organization_trigram_keys" in q["sql"]]
+
+
+def test_a_platform_admins_search_reads_the_titles_own_index(admin_client):
+    task = TaskFactory(title="Send the invoice")
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/work/task/", {"q": "invoice"})
+    assert [t.pk for t in page.context["cl"].result_list] == [task.pk]
+    assert not [q for q in queries if "organization_trigram_keys" in q["sql"]]

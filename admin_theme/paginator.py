@@ -17,7 +17,7 @@ through bitmap index scans (`_count_by_bitmaps`).
 
 import json
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, transaction
 from django.db.models import Count, F, IntegerField, Window
@@ -26,6 +26,7 @@ from django.db.models.lookups import Exact
 from django.db.models.sql.where import AND
 from django.utils.functional import cached_property
 
+from tenants import selectors
 from tenants.selectors import is_organization_scope, own_column
 
 # Exact counts up to here. A capped count still reads every matching row up to the
@@ -121,7 +122,11 @@ class EstimatedCountPaginator(Paginator):
 
     @staticmethod
     def _planner_estimate(queryset) -> int:
-        sql, params = queryset.order_by().query.sql_with_params()
+        queryset = selectors.scope_as_ids(queryset.order_by())
+        try:
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:  # the scope's last grant went since the count
+            return 0
         with connections[queryset.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]

@@ -133,8 +133,8 @@ def scope_as_filter(queryset: QuerySet) -> QuerySet:
     """`queryset` with its organization scope written so that no index serves
     it, for a statement whose other conditions already name the organizations
     (a search of keys by organization, admin_theme.search): PostgreSQL
-    otherwise ANDed a bitmap of the scope's every row with theirs (148k rows at
-    1M tasks for the mixed agent, 8 ms)."""
+    otherwise ANDed in a bitmap of every row of the scope (148,616 tasks for
+    the mixed agent at 1M: their search for "web" 18 ms, 10 without)."""
     return _scope_written(queryset, "filter")
 
 
@@ -146,8 +146,10 @@ def scope_as_ids(queryset: QuerySet) -> QuerySet:
     guess (9,871). The ids are as of this read: for estimates, not for lists."""
     scoped = queryset.all()
     where = scoped.query.where
+    if where.connector != AND or where.negated:
+        return queryset
     for i, child in enumerate(where.children):
-        if is_organization_scope(child) and where.connector == AND:
+        if is_organization_scope(child):
             with connections[queryset.db].cursor() as cursor:
                 cursor.execute(*child.subquery)
                 ids = [row[0] for row in cursor.fetchall()]

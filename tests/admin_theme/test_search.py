@@ -124,8 +124,8 @@ def test_the_trash_is_searched_by_its_keys_too(client, agent_with_invoices):
 
 def test_the_keys_searched_are_the_keys_index(agent_with_invoices):
     """The search's keys are the index's expression (PostgreSQL matches them),
-    and nothing else in the search is indexed: its only index scan is of the
-    keys."""
+    and nothing else in the search is indexed: read through bitmaps, its only
+    index scan is of the keys."""
     agent, _ = agent_with_invoices
     searched = for_search_indexes(
         scope_to_user(
@@ -135,15 +135,16 @@ def test_the_keys_searched_are_the_keys_index(agent_with_invoices):
     )
     sql, params = searched.query.sql_with_params()
     with connection.cursor() as cursor:
+        # Bitmap scans only: a tiny table is otherwise read in its order's index.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = [row[0] for row in cursor.fetchall()]
-    tasks_indexes = [
-        line.split(" on ")[-1].split()[0]
-        for line in plan
-        if "Index Scan on " in line and " on tenants_" not in line
+    indexes = [
+        line.split(" on ")[1].split()[0] for line in plan if "Index Scan on" in line
     ]
-    assert tasks_indexes == ["task_title_org_keys"]
+    tasks_indexes = [name for name in indexes if name.startswith(("task_", "work_"))]
+    assert tasks_indexes == ["task_title_org_keys"], "\n".join(plan)
     assert [t.title for t in searched] == ["Send the INVOICE"]
 
 

@@ -162,7 +162,8 @@ class ScopedAdminMixin(CountSafeMixin, ScopedFormFieldsMixin):
             request, queryset, search_term
         )
         term = search_term.strip().lstrip("#")
-        if term.isdigit() and len(term) < 19:
+        # ASCII digits only: "²" is a digit to str.isdigit, not to int().
+        if term.isascii() and term.isdigit() and len(term) < 19:
             results |= queryset.filter(pk=int(term))
         if search_term and _is_autocomplete(request):
             results = selectors.overlapping(results)

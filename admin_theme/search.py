@@ -79,14 +79,21 @@ class OrganizationTrigramContains(TrigramContains):
     its bitmap is lossy, and ANDed with the keys' it made PostgreSQL check each
     candidate row's keys again, computing them (14 us a row and condition)."""
 
-    def __init__(self, lookup: TrigramContains, organizations: SQL, codes: list[int]):
+    def __init__(
+        self,
+        lookup: TrigramContains,
+        organization: str,
+        organizations: SQL,
+        codes: list[int],
+    ):
         super().__init__(lookup.lhs, lookup.rhs)
+        self.organization = organization
         self.organizations = organizations
         self.codes = codes
 
     def as_sql(self, compiler, connection):
         column = self.lhs
-        organization = column.target.model._meta.get_field("organization")
+        organization = column.target.model._meta.get_field(self.organization)
         keys, keys_params = compiler.compile(
             OrganizationTrigrams(column, organization.get_col(column.alias))
         )
@@ -116,8 +123,8 @@ def for_search_indexes(queryset: QuerySet, organizations: SQL | None) -> QuerySe
     a user who sees every organization."""
     if organizations is None:
         return queryset
-    fields = {
-        expression.field_name
+    keyed_by = {
+        expression.field_name: expression.organization_name
         for index in queryset.model._meta.indexes
         for expression in index.expressions
         if isinstance(expression, OrganizationTrigrams)
@@ -130,21 +137,23 @@ def for_search_indexes(queryset: QuerySet, organizations: SQL | None) -> QuerySe
         nonlocal rewritten
         for i, child in enumerate(node.children):
             if isinstance(child, WhereNode):
-                rewrite(child)
+                # A negated search gains nothing from an index: left as it is.
+                if not child.negated:
+                    rewrite(child)
             elif (
                 type(child) is TrigramContains
                 and isinstance(child.lhs, Col)
                 and child.lhs.alias == alias
-                and child.lhs.target.name in fields
+                and child.lhs.target.name in keyed_by
                 and isinstance(child.rhs, str)
                 and (codes := trigram_codes(child.rhs))
             ):
                 node.children[i] = OrganizationTrigramContains(
-                    child, organizations, codes
+                    child, keyed_by[child.lhs.target.name], organizations, codes
                 )
                 rewritten = True
 
-    if fields:
+    if keyed_by and not keyed.query.where.negated:
         rewrite(keyed.query.where)
     if rewritten:
         return selectors.scope_as_filter(keyed)

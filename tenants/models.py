@@ -103,6 +103,11 @@ class OrganizationTrigrams(models.Func):
         )
 
     @property
+    def organization_name(self) -> str:
+        """The name of the row's organization field."""
+        return self.source_expressions[0].name
+
+    @property
     def field_name(self) -> str:
         """The name of the column whose trigrams are keyed."""
         return self.source_expressions[1].name

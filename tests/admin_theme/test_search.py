@@ -1,5 +1,7 @@
 """A support agent's search of task titles, read from keys by organization."""
 
+import random
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -118,8 +120,78 @@ def test_the_trash_is_searched_by_its_keys_too(client, agent_with_invoices):
     agent, tasks = agent_with_invoices
     Task.all_objects.filter(pk=tasks[1].pk).update(deleted_at=timezone.now())
     client.force_login(agent)
-    found = client.get("/admin/work/task/", {"q": "invoice", "trash": "1"})
+    with CaptureQueriesContext(connection) as queries:
+        found = client.get("/admin/work/task/", {"q": "invoice", "trash": "1"})
     assert [t.pk for t in found.context["cl"].result_list] == [tasks[1].pk]
+    assert [q for q in queries if f"{KEYS} && ARRAY(SELECT" in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        # Words with and without keyed trigrams, each a condition of its own.
+        ("ab invoice", ["Invoice ABC-7"]),
+        # The pattern's % and _ are the characters themselves.
+        ("50%_off", ["Invoice 50%_off"]),
+        ("0%_off", ["Invoice 50%_off"]),
+    ],
+)
+def test_an_agents_search_by_keys_matches_as_ilike_does(client, term, found):
+    agent = staff_with_role(roles.SUPPORT_AGENT)
+    project = ProjectFactory()
+    support_grant(actor=agent, organization=project.organization, agent=agent)
+    for title in ("Invoice ABC-7", "Invoice 50%_off", "Invoice 50x off"):
+        TaskFactory(project=project, title=title)
+    client.force_login(agent)
+    page = client.get("/admin/work/task/", {"q": term})
+    assert [t.title for t in page.context["cl"].result_list] == found
+
+
+def test_a_pinned_platform_admins_search_reads_the_pinned_organizations_keys(
+    admin_client,
+):
+    """The tenant switcher scopes a platform admin to one organization: their
+    search is read from its keys, and finds its rows only."""
+    mine, other = TaskFactory(title="Send the invoice"), TaskFactory(title="Invoice")
+    session = admin_client.session
+    session["pinned_organization_id"] = mine.organization_id
+    session.save()
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/work/task/", {"q": "invoice"})
+    assert [t.pk for t in page.context["cl"].result_list] == [mine.pk]
+    assert other.organization_id != mine.organization_id
+    assert [q for q in queries if f"{KEYS} && ARRAY(SELECT" in q["sql"]]
+
+
+def test_random_titles_hold_the_keyed_trigrams_of_their_substrings():
+    """Titles of mixed case, punctuation, digits and letters that lowercase
+    oddly (the Kelvin sign, a dotted capital I, sharp s): any piece of one is
+    searched by trigrams its keys hold."""
+    rng = random.Random(2026)
+    alphabet = "abcdefXYZ019" * 4 + " -_.%/éÉüßİıK中\u212a"
+    pairs = []
+    for _ in range(400):
+        title = "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 40)))
+        start = rng.randrange(len(title))
+        pairs.append((title, title[start : start + rng.randint(1, 12)]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT title, term, title ILIKE '%%' || replace(replace(replace("
+            "term, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_') || '%%', "
+            "ARRAY(SELECT key & 16777215 "
+            "FROM unnest(organization_trigram_keys(1, title)) key) "
+            "FROM unnest(%s::text[], %s::text[]) AS pair (title, term)",
+            [[t for t, _ in pairs], [t for _, t in pairs]],
+        )
+        rows = cursor.fetchall()
+    assert all(contains for _, _, contains, _ in rows)
+    missed = [
+        (title, term)
+        for title, term, _, keys in rows
+        if not set(trigram_codes(term)) <= set(keys)
+    ]
+    assert not missed
+    assert sum(bool(trigram_codes(term)) for _, term in pairs) > 100
 
 
 def test_the_keys_searched_are_the_keys_index(agent_with_invoices):
@@ -191,3 +263,11 @@ def test_a_platform_admins_search_reads_the_titles_own_index(admin_client):
         page = admin_client.get("/admin/work/task/", {"q": "invoice"})
     assert [t.pk for t in page.context["cl"].result_list] == [task.pk]
     assert not [q for q in queries if "organization_trigram_keys" in q["sql"]]
+
+
+def test_a_term_of_non_ascii_digits_is_searched_as_text(admin_client):
+    """ "²" is a digit to str.isdigit, not a number to int(): it is no id."""
+    task = TaskFactory(title="Area in m²")
+    page = admin_client.get("/admin/work/task/", {"q": "²"})
+    assert page.status_code == 200
+    assert [t.pk for t in page.context["cl"].result_list] == [task.pk]
